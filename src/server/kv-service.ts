@@ -1,0 +1,115 @@
+/**
+ * The KV and Maintenance API services: validate, propose writes through the consensus host or
+ * read the projection, and fill response headers. Every transport calls these; none contains
+ * business logic of its own.
+ */
+import { inject, injectable } from 'inversify';
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  InternalRequest,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  StatusRequest,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../core/api/kv.js';
+import {
+  validateCompaction,
+  validateDeleteRange,
+  validatePut,
+  validateRange,
+  validateTxn,
+} from '../core/apply/validate.js';
+import { assert } from '../core/assert.js';
+import type { CallContext, KvService, MaintenanceService } from '../core/ports/services.js';
+import { Config } from './config.js';
+import { ConsensusHost } from './host.js';
+import { StorageHandlesToken, type StorageHandlesT } from './tokens.js';
+
+/** The etcd API version this server speaks, reported by Status. */
+export const API_VERSION = '3.4.0';
+
+type WriteResponse = { header: ResponseHeader };
+
+@injectable()
+export class KvServiceImpl implements KvService {
+  constructor(
+    @inject(ConsensusHost) private readonly host: ConsensusHost,
+    @inject(Config) private readonly config: Config,
+  ) {}
+
+  async range(req: RangeRequest, ctx?: CallContext): Promise<RangeResponse> {
+    validateRange(req);
+    if (!req.serializable) await this.host.readBarrier(ctx?.signal);
+    const store = this.host.store;
+    const r = store.range(req);
+    return { header: this.header(store.currentRevision), kvs: r.kvs, more: r.more, count: r.count };
+  }
+
+  put(req: PutRequest, ctx?: CallContext): Promise<PutResponse> {
+    validatePut(req);
+    return this.write<PutResponse>({ put: req }, ctx);
+  }
+
+  deleteRange(req: DeleteRangeRequest, ctx?: CallContext): Promise<DeleteRangeResponse> {
+    validateDeleteRange(req);
+    return this.write<DeleteRangeResponse>({ deleteRange: req }, ctx);
+  }
+
+  async txn(req: TxnRequest, ctx?: CallContext): Promise<TxnResponse> {
+    validateTxn(req, this.config.maxTxnOps);
+    return this.write<TxnResponse>({ txn: req }, ctx);
+  }
+
+  compact(req: CompactionRequest, ctx?: CallContext): Promise<CompactionResponse> {
+    validateCompaction(req);
+    return this.write<CompactionResponse>({ compaction: req }, ctx);
+  }
+
+  private async write<R extends WriteResponse>(request: Omit<InternalRequest, 'id'>, ctx?: CallContext): Promise<R> {
+    const result = await this.host.propose(request, ctx?.signal);
+    if (result.error !== undefined) throw result.error;
+    assert(result.response !== undefined, 'an applied write has a response or an error');
+    const response = result.response as R;
+    response.header = this.header(response.header.revision);
+    return response;
+  }
+
+  /** A full response header at `revision`. */
+  header(revision: number): ResponseHeader {
+    const s = this.host.status();
+    return { clusterId: s.clusterId, memberId: s.memberId, revision, raftTerm: s.term };
+  }
+}
+
+@injectable()
+export class MaintenanceServiceImpl implements MaintenanceService {
+  constructor(
+    @inject(ConsensusHost) private readonly host: ConsensusHost,
+    @inject(StorageHandlesToken) private readonly storage: StorageHandlesT,
+  ) {}
+
+  async status(_req: StatusRequest, _ctx?: CallContext): Promise<StatusResponse> {
+    const s = this.host.status();
+    const dbSize = this.storage.backend.sizeBytes();
+    return {
+      header: { clusterId: s.clusterId, memberId: s.memberId, revision: this.host.store.currentRevision, raftTerm: s.term },
+      version: API_VERSION,
+      dbSize,
+      leader: s.leader,
+      raftIndex: s.commitIndex,
+      raftTerm: s.term,
+      raftAppliedIndex: s.appliedIndex,
+      errors: [],
+      dbSizeInUse: dbSize,
+      isLearner: false,
+    };
+  }
+}

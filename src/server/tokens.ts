@@ -1,0 +1,16 @@
+/**
+ * Container tokens for objects of the shell that have no port of their own: the opened storage
+ * handles, the projection and the applier (core classes carry no decorators, so the composition
+ * root builds them with toDynamicValue).
+ */
+import type { ServiceIdentifier } from 'inversify';
+import type { Applier } from '../core/apply/applier.js';
+import type { KvStore } from '../core/mvcc/kv-store.js';
+import type { StorageHandles } from '../core/ports/storage-driver.js';
+
+export type StorageHandlesT = StorageHandles;
+export const StorageHandlesToken: ServiceIdentifier<StorageHandles> = Symbol.for('etcetera.StorageHandles');
+export const KvStoreToken: ServiceIdentifier<KvStore> = Symbol.for('etcetera.KvStore');
+export const ApplierToken: ServiceIdentifier<Applier> = Symbol.for('etcetera.Applier');
+/** Called when the member must stop at once (a storage failure on the log path). */
+export const FatalHandler: ServiceIdentifier<(err: unknown) => void> = Symbol.for('etcetera.FatalHandler');
