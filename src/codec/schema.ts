@@ -17,6 +17,7 @@
  * `authpb` and the Auth service are left out until auth is built.
  */
 import protobuf from 'protobufjs';
+import { EMPTY } from '../core/api/kv.js';
 
 // Must run before any parse: field defaults for int64 are built from util.Long at resolve time.
 (protobuf.util as { Long: unknown }).Long = undefined;
@@ -315,7 +316,9 @@ message LeaseRevokeResponse {
 
 message LeaseCheckpoint {
   int64 ID = 1;
-  int64 remaining_TTL = 2;
+  // etcd spells it remaining_TTL; protobufjs would keep that as is (it camel-cases only
+  // "_" + lowercase), so the camelCase name is written here. Same field number, same wire.
+  int64 remainingTTL = 2;
 }
 
 message LeaseCheckpointRequest {
@@ -513,12 +516,38 @@ message ErrorReply {
 }
 `;
 
+/**
+ * protobufjs's prototype default for a `bytes` field is an empty *Array*, which has no
+ * `byteLength` and is not a `Uint8Array`; replace it with the shared empty `Uint8Array` so an
+ * absent key or value reads as the `Bytes` that kv.ts promises.
+ */
+function fixBytesDefaults(ns: protobuf.NamespaceBase): void {
+  for (const obj of ns.nestedArray) {
+    if (obj instanceof protobuf.Type) {
+      for (const field of obj.fieldsArray) {
+        if (field.type === 'bytes' && !field.repeated) {
+          const f = field as unknown as { typeDefault: unknown; defaultValue: unknown };
+          f.typeDefault = EMPTY;
+          f.defaultValue = EMPTY;
+        }
+      }
+      // Builds the constructor now, so its prototype takes the defaults above.
+      const proto = obj.ctor.prototype as Record<string, unknown>;
+      for (const field of obj.fieldsArray) {
+        if (field.type === 'bytes' && !field.repeated) proto[field.name] = EMPTY;
+      }
+    }
+    if (obj instanceof protobuf.Namespace || obj instanceof protobuf.Type) fixBytesDefaults(obj);
+  }
+}
+
 function buildRoot(): protobuf.Root {
   const root = new protobuf.Root();
   protobuf.parse(MVCC_PROTO, root);
   protobuf.parse(ETCDSERVER_PROTO, root);
   protobuf.parse(ETCETERA_PROTO, root);
   root.resolveAll();
+  fixBytesDefaults(root);
   return root;
 }
 

@@ -50,7 +50,7 @@ export class EtceteraServer {
     const s = this.host.status();
     this.log.info(
       {
-        name: this.config.name,
+        member: this.config.name,
         memberId: s.memberId.toString(16),
         dataDir: this.config.dataDir,
         driver: this.config.storage.driver,

@@ -21,6 +21,15 @@ export function asBuffer(u8: Uint8Array): Buffer {
   return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
+/**
+ * A plain Uint8Array view of `b` (no copy). Drivers return plain Uint8Arrays, never Buffers, so
+ * that every driver's results compare equal under deepStrictEqual and nobody starts relying on
+ * Buffer methods that only some drivers' results have.
+ */
+export function plain(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** `n` as 8 bytes big-endian, so that byte order equals numeric order (STYLE §5). */
 export function u64be(n: number): Buffer {
   assertSafeInt(n, 'u64 key');

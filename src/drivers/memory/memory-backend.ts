@@ -6,19 +6,28 @@
 import BTreeModule from 'sorted-btree';
 import type { Backend, BackendOp, Bucket, RangeOptions } from '../../core/ports/storage-driver.js';
 import { BUCKETS } from '../../core/ports/storage-driver.js';
+import { plain, validateBackendOps } from '../common/encoding.js';
 
 // sorted-btree is CommonJS: its class is the module's `default` property.
 const BTree = BTreeModule.default;
 type Tree = InstanceType<typeof BTree<string, Uint8Array>>;
 
+/** The key bytes as a latin1 string, whose string order is the bytes' order. */
 export function toLatin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
+/** The inverse of `toLatin1`. */
 export function fromLatin1(s: string): Uint8Array {
-  return Buffer.from(s, 'latin1');
+  return plain(Buffer.from(s, 'latin1'));
 }
 
+/**
+ * A Backend in memory. Commits are atomic (a batch is validated whole before any op is
+ * applied) and "durable" for as long as the instance lives, which is what the memory driver
+ * promises across close/open. NB: `get` and `range` return the stored value arrays themselves;
+ * callers must not mutate them.
+ */
 export class MemoryBackend implements Backend {
   private readonly trees = new Map<Bucket, Tree>();
   private bytes = 0;
@@ -74,7 +83,8 @@ export class MemoryBackend implements Backend {
 
   commit(ops: readonly BackendOp[]): void {
     // Validate first so that a bad op leaves nothing half-applied.
-    for (const op of ops) this.tree(op.bucket);
+    if (this.closed) throw new Error('memory backend is closed');
+    validateBackendOps(ops);
     for (const op of ops) {
       const tree = this.tree(op.bucket);
       const k = toLatin1(op.key);
@@ -82,7 +92,7 @@ export class MemoryBackend implements Backend {
       if (old !== undefined) this.bytes -= k.length + old.byteLength;
       if (op.type === 'put') {
         // Copy: the caller may reuse its buffer.
-        const v = Uint8Array.prototype.slice.call(op.value);
+        const v = new Uint8Array(op.value);
         tree.set(k, v);
         this.bytes += k.length + v.byteLength;
       } else {

@@ -1,0 +1,339 @@
+/**
+ * The TypeScript client of etcetera, over the ws and tcp transports.
+ *
+ * ```ts
+ * const client = new Client({ endpoints: ['tcp://127.0.0.1:2382', 'ws://127.0.0.1:2381'] });
+ * await client.put({ key: Buffer.from('a'), value: Buffer.from('1') });
+ * const value = await client.getString('a');
+ * await client.close();
+ * ```
+ *
+ * Connections and failover: the client connects lazily, to the first endpoint that answers,
+ * and sends every call over that one connection (calls are multiplexed and may be answered in
+ * any order). When the connection drops, calls in flight fail with `TransportClosed` — a write
+ * among them may or may not have been applied, so writes are never retried silently — except
+ * reads (range, status), which are retried once on the next connection. The next call
+ * reconnects, trying the endpoints in turn, starting after the one that failed.
+ *
+ * Every call has a deadline (`timeoutMs`, default 5 s, covering connecting too) and may carry an
+ * AbortSignal; either ends the call with `DeadlineExceeded` / `Canceled` and tells the server to
+ * stop working on it. All failures are `KvError`s (see errors.ts).
+ */
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../core/api/kv.js';
+import { KvError } from '../core/errors.js';
+import { encodeFrame, frameBytes, FrameKind } from '../transports/codec/frame.js';
+import { Methods, type UnaryMethod } from '../transports/codec/methods.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../transports/codec/options.js';
+import { ClientConnection, parseEndpoint, type CallSlot, type ConnectionOwner, type Endpoint } from './connection.js';
+import { type KeyLike } from './keys.js';
+import {
+  deleteRangeRequest,
+  rangeRequest,
+  TxnBuilder,
+  type DeleteOpOptions,
+  type GetOpOptions,
+} from './txn.js';
+
+export { prefixEnd, toBytes, keyRange, type KeyLike, type RangeSelector } from './keys.js';
+export { Cmp, Op, TxnBuilder, type CompareOp, type GetOpOptions, type PutOpOptions, type DeleteOpOptions } from './txn.js';
+export { KvError, errorFromWire } from './errors.js';
+
+export interface ClientOptions {
+  /** `tcp://host:port` or `ws://host:port` URLs, tried in order. At least one. */
+  endpoints: string[];
+  /** Deadline of each call in ms, connecting included (default 5000). */
+  timeoutMs?: number;
+  /** How long to wait for one endpoint to accept a connection, in ms (default 2000). */
+  dialTimeoutMs?: number;
+  /**
+   * Largest request frame the client sends; a larger request fails with `RequestTooLarge`
+   * without being sent. Default: the server's default limit. Keep it ≤ the server's, or the
+   * server refuses the frame (and, on tcp, closes the connection).
+   */
+  maxFrameBytes?: number;
+  /** Largest answer accepted, in bytes (default 256 MiB); a larger one fails with `FrameTooLarge`. */
+  maxResponseBytes?: number;
+}
+
+export interface CallOptions {
+  /** Aborting it fails the call with `Canceled` and cancels it on the server. */
+  signal?: AbortSignal;
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** Options of `get`: a range selector, RangeRequest fields and call options. */
+export type GetOptions = GetOpOptions & CallOptions;
+/** Options of `delete`: a range selector, `prevKv` and call options. */
+export type DeleteOptions = DeleteOpOptions & CallOptions;
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_DIAL_TIMEOUT_MS = 2000;
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
+/** One call from start to settlement. Also the listener of its AbortSignal (no closure). */
+class PendingCall implements CallSlot {
+  id = 0;
+  conn: ClientConnection | null = null;
+  timer: NodeJS.Timeout | null = null;
+  done = false;
+
+  constructor(
+    readonly client: Client,
+    readonly method: UnaryMethod<any, any>,
+    readonly frame: Buffer,
+    readonly resolve: (value: any) => void,
+    readonly reject: (err: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+    readonly timeoutMs: number,
+    /** Times this call may still be re-sent after its connection dropped (reads: 1). */
+    public retries: number,
+  ) {}
+
+  /** The AbortSignal fired. */
+  handleEvent(): void {
+    this.client.giveUp(this, new KvError('Canceled'));
+  }
+}
+
+function onTimeout(p: PendingCall): void {
+  p.client.giveUp(p, new KvError('DeadlineExceeded', `${p.method.name} took longer than ${p.timeoutMs} ms`));
+}
+
+/** A client of one etcetera cluster. See the module comment. */
+export class Client implements ConnectionOwner {
+  private readonly endpoints: Endpoint[];
+  private readonly timeoutMs: number;
+  private readonly dialTimeoutMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly maxResponseBytes: number;
+  private conn: ClientConnection | null = null;
+  private connecting = false;
+  /** Calls waiting for a connection. */
+  private waiting: PendingCall[] = [];
+  /** Where the next connection attempt starts. */
+  private nextEndpoint = 0;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: ClientOptions) {
+    if (options.endpoints.length === 0) throw new TypeError('Client: endpoints must not be empty');
+    this.endpoints = options.endpoints.map(parseEndpoint);
+    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.dialTimeoutMs = positive('dialTimeoutMs', options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
+    this.maxFrameBytes = positive('maxFrameBytes', options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    this.maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+  }
+
+  // Raw calls --------------------------------------------------------------------------------
+
+  /** KV.Range. Retried once on another connection if the connection drops. */
+  range(req: RangeRequest, o?: CallOptions): Promise<RangeResponse> {
+    return this.call(Methods.Range, req, o, 1);
+  }
+
+  /** KV.Put. Not retried: a dropped connection fails it with `TransportClosed`. */
+  put(req: PutRequest, o?: CallOptions): Promise<PutResponse> {
+    return this.call(Methods.Put, req, o, 0);
+  }
+
+  /** KV.DeleteRange. Not retried. */
+  deleteRange(req: DeleteRangeRequest, o?: CallOptions): Promise<DeleteRangeResponse> {
+    return this.call(Methods.DeleteRange, req, o, 0);
+  }
+
+  /** KV.Txn. Not retried (even a read-only txn: the client does not look inside). */
+  txnRaw(req: TxnRequest, o?: CallOptions): Promise<TxnResponse> {
+    return this.call(Methods.Txn, req, o, 0);
+  }
+
+  /** KV.Compact. Not retried. */
+  compact(req: CompactionRequest, o?: CallOptions): Promise<CompactionResponse> {
+    return this.call(Methods.Compact, req, o, 0);
+  }
+
+  /** Maintenance.Status of the member this client is connected to. Retried once. */
+  status(o?: CallOptions): Promise<StatusResponse> {
+    return this.call(Methods.Status, {}, o, 1);
+  }
+
+  // Conveniences ------------------------------------------------------------------------------
+
+  /** Range over `key` (or the keys `o` selects: prefix, fromKey, rangeEnd). */
+  get(key: KeyLike, o?: GetOptions): Promise<RangeResponse> {
+    const { signal, timeoutMs, ...rest } = o ?? {};
+    return this.range(rangeRequest(key, rest), { signal, timeoutMs });
+  }
+
+  /** The value of exactly `key` as UTF-8 text, or undefined if the key does not exist. */
+  async getString(
+    key: KeyLike,
+    o?: CallOptions & { revision?: number; serializable?: boolean },
+  ): Promise<string | undefined> {
+    const { signal, timeoutMs, ...rest } = o ?? {};
+    const r = await this.range(rangeRequest(key, rest), { signal, timeoutMs });
+    const kv = r.kvs[0];
+    return kv === undefined ? undefined : Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength).toString('utf8');
+  }
+
+  /** Deletes `key` (or the keys `o` selects). */
+  delete(key: KeyLike, o?: DeleteOptions): Promise<DeleteRangeResponse> {
+    const { signal, timeoutMs, ...rest } = o ?? {};
+    return this.deleteRange(deleteRangeRequest(key, rest), { signal, timeoutMs });
+  }
+
+  /** Starts a transaction: `.if(...).then(...).else(...).commit()`. */
+  txn(): TxnBuilder {
+    return new TxnBuilder((req, o) => this.txnRaw(req, o));
+  }
+
+  /**
+   * Closes the connection. Calls in flight or waiting fail with `TransportClosed`; later calls
+   * fail at once. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closed = true;
+    const err = new KvError('TransportClosed', 'client closed');
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const p of waiting) this.settle(p, null, err);
+    const conn = this.conn;
+    this.conn = null;
+    if (conn === null) {
+      this.closing = Promise.resolve();
+    } else {
+      for (const slot of [...conn.pending.values()]) this.settle(slot as PendingCall, null, err);
+      conn.pending.clear();
+      this.closing = conn.close();
+    }
+    return this.closing;
+  }
+
+  // The call machinery -----------------------------------------------------------------------
+
+  private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, o: CallOptions | undefined, retries: number): Promise<Res> {
+    if (this.closed) return Promise.reject(new KvError('TransportClosed', 'client closed'));
+    const signal = o?.signal;
+    if (signal?.aborted) return Promise.reject(new KvError('Canceled'));
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(FrameKind.REQUEST, 0, method.id, method.request, req);
+    } catch (err) {
+      return Promise.reject(new KvError('InvalidArgument', `cannot encode ${method.name}: ${(err as Error).message}`));
+    }
+    if (frameBytes(frame) > this.maxFrameBytes) return Promise.reject(new KvError('RequestTooLarge'));
+    const timeoutMs = o?.timeoutMs ?? this.timeoutMs;
+    return new Promise<Res>((resolve, reject) => {
+      const p = new PendingCall(this, method, frame, resolve, reject, signal, timeoutMs, retries);
+      p.timer = setTimeout(onTimeout, timeoutMs, p);
+      signal?.addEventListener('abort', p, { once: true });
+      this.dispatch(p);
+    });
+  }
+
+  private dispatch(p: PendingCall): void {
+    const conn = this.conn;
+    if (conn !== null && conn.open) {
+      conn.start(p);
+      return;
+    }
+    this.waiting.push(p);
+    if (!this.connecting) void this.connect();
+  }
+
+  /**
+   * Connects to the first endpoint that answers, starting at `nextEndpoint`, then sends the
+   * waiting calls (or fails them if none answered). Never rejects.
+   */
+  private async connect(): Promise<void> {
+    this.connecting = true;
+    const failures: string[] = [];
+    let conn: ClientConnection | null = null;
+    for (let i = 0; i < this.endpoints.length && !this.closed; i++) {
+      const index = (this.nextEndpoint + i) % this.endpoints.length;
+      const endpoint = this.endpoints[index]!;
+      try {
+        conn = await ClientConnection.dial(endpoint, this, this.dialTimeoutMs, this.maxResponseBytes);
+        this.nextEndpoint = index;
+        break;
+      } catch (err) {
+        failures.push(`${endpoint.url}: ${(err as Error).message}`);
+      }
+    }
+    this.connecting = false;
+    if (this.closed) {
+      // close() already failed the waiting calls.
+      if (conn !== null) void conn.close();
+      return;
+    }
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (conn === null) {
+      const err = new KvError('TransportClosed', `no endpoint reachable (${failures.join('; ')})`);
+      for (const p of waiting) this.settle(p, null, err);
+      return;
+    }
+    this.conn = conn;
+    // dispatch, not conn.start: should the connection already be gone, the calls wait for the
+    // next one instead of being sent into a dead socket.
+    for (const p of waiting) if (!p.done) this.dispatch(p);
+  }
+
+  /** @internal Ends `p` early (timeout, abort), telling the server if it was sent. */
+  giveUp(p: PendingCall, err: KvError): void {
+    if (p.done) return;
+    p.conn?.cancel(p);
+    this.settle(p, null, err);
+  }
+
+  /** @internal ConnectionOwner: an answer arrived. */
+  answered(slot: CallSlot, result: unknown, error: KvError | null): void {
+    this.settle(slot as PendingCall, result, error);
+  }
+
+  /** @internal ConnectionOwner: a connection died with calls in flight. */
+  lost(conn: ClientConnection, inFlight: CallSlot[], reason: KvError): void {
+    if (this.conn === conn) {
+      this.conn = null;
+      this.nextEndpoint = (this.endpoints.indexOf(conn.endpoint) + 1) % this.endpoints.length;
+    }
+    for (const slot of inFlight) {
+      const p = slot as PendingCall;
+      if (p.done) continue;
+      p.conn = null;
+      if (p.retries > 0 && !this.closed) {
+        p.retries--;
+        this.dispatch(p);
+      } else {
+        this.settle(p, null, reason);
+      }
+    }
+  }
+
+  private settle(p: PendingCall, result: unknown, error: KvError | null): void {
+    if (p.done) return;
+    p.done = true;
+    if (p.timer !== null) clearTimeout(p.timer);
+    p.signal?.removeEventListener('abort', p);
+    if (error === null) p.resolve(result);
+    else p.reject(error);
+  }
+}
+
+function positive(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new TypeError(`Client: ${name} must be a positive integer, got ${v}`);
+  return v;
+}

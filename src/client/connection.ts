@@ -1,0 +1,259 @@
+/**
+ * The client end of one connection to one endpoint, over tcp or ws: sends request frames,
+ * matches answers to calls by id, and reports its own death. Which calls exist and what to do
+ * when a connection dies is the Client's business (client.ts); this file is only the wire.
+ */
+import net from 'node:net';
+import WebSocket from 'ws';
+import { errorFromWire, KvError } from '../core/errors.js';
+import { codecOf } from '../codec/messages.js';
+import {
+  encodeRawFrame,
+  FrameKind,
+  HEADER_BYTES,
+  ID_OFFSET,
+  LENGTH_BYTES,
+  MAX_CALL_ID,
+} from '../transports/codec/frame.js';
+import { FrameDecoder, type FrameSink } from '../transports/codec/frame-decoder.js';
+import type { UnaryMethod } from '../transports/codec/methods.js';
+
+const errorReplyCodec = codecOf('etcetera.ErrorReply');
+
+/** A parsed endpoint URL. */
+export interface Endpoint {
+  readonly url: string;
+  readonly scheme: 'tcp' | 'ws';
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses `tcp://host:port` or `ws://host:port[/path]` (also `wss://`). Throws a TypeError otherwise. */
+export function parseEndpoint(url: string): Endpoint {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(`bad endpoint "${url}": want tcp://host:port or ws://host:port`);
+  }
+  const scheme = u.protocol === 'tcp:' ? 'tcp' : u.protocol === 'ws:' || u.protocol === 'wss:' ? 'ws' : null;
+  if (scheme === null) throw new TypeError(`bad endpoint "${url}": scheme must be tcp:// or ws://`);
+  if (u.port === '' && scheme === 'tcp') throw new TypeError(`bad endpoint "${url}": no port`);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { url, scheme, host, port: u.port === '' ? (u.protocol === 'wss:' ? 443 : 80) : Number(u.port) };
+}
+
+/** One call in flight, as the connection sees it. The Client implements the callbacks. */
+export interface CallSlot {
+  /** Set by the connection when the call is sent on it. */
+  id: number;
+  conn: ClientConnection | null;
+  readonly method: UnaryMethod<any, any>;
+  /** The encoded request frame (with its length slot); the id is patched in per send. */
+  readonly frame: Buffer;
+}
+
+/** What a connection tells its owner. */
+export interface ConnectionOwner {
+  /** An answer for `slot` arrived (already removed from the connection). */
+  answered(slot: CallSlot, result: unknown, error: KvError | null): void;
+  /** The connection is gone; `inFlight` are the calls it had not answered. */
+  lost(conn: ClientConnection, inFlight: CallSlot[], reason: KvError): void;
+}
+
+function uncork(conn: ClientConnection): void {
+  conn.corked = false;
+  conn.socket.uncork();
+}
+
+/** A connected endpoint. Created by `dial`. */
+export class ClientConnection implements FrameSink {
+  /** Calls sent and not answered, by id. */
+  readonly pending = new Map<number, CallSlot>();
+  corked = false;
+  private nextId = 1;
+  private isOpen = true;
+  private readonly decoder: FrameDecoder | null;
+  private readonly closed: Promise<void>;
+
+  private constructor(
+    readonly endpoint: Endpoint,
+    /** The TCP socket (under the WebSocket for ws). */
+    readonly socket: net.Socket,
+    private readonly ws: WebSocket | null,
+    private readonly owner: ConnectionOwner,
+    maxResponseBytes: number,
+  ) {
+    socket.setNoDelay(true);
+    if (ws === null) {
+      this.decoder = new FrameDecoder(this, maxResponseBytes);
+      socket.on('data', (chunk: Buffer) => this.decoder!.push(chunk));
+      socket.on('error', () => {}); // reported by 'close'
+      this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+      socket.once('close', () => this.die(new KvError('TransportClosed', `connection to ${endpoint.url} closed`)));
+    } else {
+      this.decoder = null;
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) this.onFrame(data);
+      });
+      ws.on('error', () => {}); // reported by 'close'
+      this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+      ws.once('close', (code: number) =>
+        this.die(new KvError('TransportClosed', `connection to ${endpoint.url} closed (ws code ${code})`)),
+      );
+    }
+  }
+
+  /** Connects to `endpoint` within `dialTimeoutMs`. Rejects with the underlying error. */
+  static dial(
+    endpoint: Endpoint,
+    owner: ConnectionOwner,
+    dialTimeoutMs: number,
+    maxResponseBytes: number,
+  ): Promise<ClientConnection> {
+    return endpoint.scheme === 'tcp'
+      ? dialTcp(endpoint, owner, dialTimeoutMs, maxResponseBytes)
+      : dialWs(endpoint, owner, dialTimeoutMs, maxResponseBytes);
+  }
+
+  /** @internal */
+  static create(endpoint: Endpoint, socket: net.Socket, ws: WebSocket | null, owner: ConnectionOwner, max: number): ClientConnection {
+    return new ClientConnection(endpoint, socket, ws, owner, max);
+  }
+
+  /** Whether calls can still be sent. */
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  /** Sends `slot` under a fresh id. */
+  start(slot: CallSlot): void {
+    let id = this.nextId;
+    while (this.pending.has(id)) id = id === MAX_CALL_ID ? 1 : id + 1;
+    this.nextId = id === MAX_CALL_ID ? 1 : id + 1;
+    slot.id = id;
+    slot.conn = this;
+    slot.frame.writeUInt32BE(id, ID_OFFSET);
+    this.pending.set(id, slot);
+    this.send(slot.frame);
+  }
+
+  /** Forgets `slot` and tells the server to stop working on it. */
+  cancel(slot: CallSlot): void {
+    if (this.pending.get(slot.id) !== slot) return;
+    this.pending.delete(slot.id);
+    if (this.isOpen) this.send(encodeRawFrame(FrameKind.CANCEL, slot.id, 0, null));
+  }
+
+  /** Closes the connection; calls in flight are reported lost. Resolves once the socket closed. */
+  close(): Promise<void> {
+    if (this.ws !== null) this.ws.terminate();
+    else this.socket.destroy();
+    return this.closed;
+  }
+
+  // FrameSink ------------------------------------------------------------------------------
+
+  /** One frame from the server, without length prefix. */
+  onFrame(frame: Buffer): void {
+    if (frame.length < HEADER_BYTES) return;
+    const id = frame.readUInt32BE(1);
+    const slot = this.pending.get(id);
+    if (slot === undefined) return; // id 0 (a diagnostic), or a call we gave up on
+    this.pending.delete(id);
+    const kind = frame[0];
+    if (kind === FrameKind.RESPONSE) {
+      let res: unknown;
+      try {
+        res = slot.method.response.decode(frame.subarray(HEADER_BYTES));
+      } catch (err) {
+        this.owner.answered(slot, null, new KvError('Internal', `malformed answer: ${(err as Error).message}`));
+        return;
+      }
+      this.owner.answered(slot, res, null);
+    } else if (kind === FrameKind.ERROR) {
+      let error: KvError;
+      try {
+        const reply = errorReplyCodec.decode(frame.subarray(HEADER_BYTES));
+        error = errorFromWire(reply.status, reply.message);
+      } catch (err) {
+        error = new KvError('Internal', `malformed error answer: ${(err as Error).message}`);
+      }
+      this.owner.answered(slot, null, error);
+    } else {
+      this.owner.answered(slot, null, new KvError('Internal', `unexpected frame kind ${kind} in answer`));
+    }
+  }
+
+  /** An answer larger than maxResponseBytes: fail that call, drop the connection. */
+  onOversized(length: number, _kind: number, id: number): void {
+    const slot = this.pending.get(id);
+    if (slot !== undefined) {
+      this.pending.delete(id);
+      this.owner.answered(slot, null, new KvError('FrameTooLarge', `answer of ${length} bytes`));
+    }
+    this.socket.destroy();
+  }
+
+  private send(frame: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    if (this.ws === null) this.socket.write(frame);
+    else this.ws.send(frame.subarray(LENGTH_BYTES), WS_SEND_OPTIONS);
+  }
+
+  private die(reason: KvError): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.decoder?.stop();
+    const inFlight = [...this.pending.values()];
+    this.pending.clear();
+    this.owner.lost(this, inFlight, reason);
+  }
+}
+
+const WS_SEND_OPTIONS = Object.freeze({ binary: true, compress: false });
+
+function dialTcp(e: Endpoint, owner: ConnectionOwner, timeoutMs: number, max: number): Promise<ClientConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: e.host, port: e.port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(ClientConnection.create(e, socket, null, owner, max));
+    });
+  });
+}
+
+function dialWs(e: Endpoint, owner: ConnectionOwner, timeoutMs: number, max: number): Promise<ClientConnection> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(e.url, { perMessageDeflate: false, maxPayload: max, handshakeTimeout: timeoutMs });
+    let socket: net.Socket | null = null;
+    ws.once('upgrade', (res) => {
+      socket = res.socket as net.Socket;
+    });
+    const onError = (err: Error): void => reject(err);
+    ws.once('error', onError);
+    ws.once('open', () => {
+      ws.off('error', onError);
+      if (socket === null) {
+        ws.terminate();
+        reject(new Error('no socket under the WebSocket'));
+        return;
+      }
+      resolve(ClientConnection.create(e, socket, ws, owner, max));
+    });
+  });
+}

@@ -1,0 +1,325 @@
+/**
+ * The applier: the projection of committed Raft log entries onto the MVCC key space.
+ *
+ * For each committed entry, in log order, it runs the state-dependent checks and the write of
+ * one request (Put, DeleteRange, Txn, Compaction), and answers it with a response or a typed
+ * error. All changes of a batch of entries, plus the index of its last entry (the consistent
+ * index), go to the backend in ONE atomic commit, so recovery = reopen + replay the log after
+ * the consistent index, and replay skips what was already applied.
+ *
+ * Determinism: no clock, no randomness, no I/O besides the one backend commit; the same log
+ * gives the same responses, events and backend bytes on every member. Requests are validated
+ * again here (validate.ts), so a malformed entry that reached the log gets the same error on
+ * every member instead of breaking the store.
+ *
+ * Revision accounting (spec 9.1): a Put always makes one new revision; a DeleteRange or a Txn
+ * makes one only if it changed a key (a txn's changes share it, with sub revisions); a
+ * failed request, a Range and a Compaction make none.
+ */
+import type {
+  Compare,
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  InternalRequest,
+  KeyValue,
+  PutRequest,
+  PutResponse,
+  RequestOp,
+  ResponseHeader,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from '../api/kv.js';
+import { CompareResult, CompareTarget, EMPTY } from '../api/kv.js';
+import { assert } from '../assert.js';
+import { CompactedError, FutureRevisionError, KvError, invalidArgument } from '../errors.js';
+import { compareBytes } from '../mvcc/bytes.js';
+import type { KvStore, KvWriteTxn, PutResult, RevisionChanges } from '../mvcc/kv-store.js';
+import { validateCompaction, validateDeleteRange, validatePut, validateTxn } from './validate.js';
+
+export type { RevisionChanges } from '../mvcc/kv-store.js';
+
+/** One committed log entry to apply. `request: null` is an entry nobody waits on. */
+export interface ApplyItem {
+  readonly index: number;
+  readonly request: InternalRequest | null;
+}
+
+/** The answer to one applied request, for the waiter registered under `requestId`. */
+export interface ApplyResult {
+  readonly index: number;
+  readonly requestId: number;
+  readonly response?: PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+  readonly error?: KvError;
+}
+
+/** Lease existence, as the applier needs it (the lessor arrives in a later issue). */
+export interface LeaseLookup {
+  exists(id: number): boolean;
+}
+
+const NO_LEASES: LeaseLookup = { exists: () => false };
+
+const ZERO_KV: KeyValue = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 };
+
+/** Headers carry only the revision here; the server fills cluster id, member id and term. */
+function header(revision: number): ResponseHeader {
+  return { clusterId: 0, memberId: 0, revision, raftTerm: 0 };
+}
+
+function putResponse(req: PutRequest, r: PutResult, revision: number): PutResponse {
+  const resp: PutResponse = { header: header(revision) };
+  if (req.prevKv && r.prevKv !== undefined) resp.prevKv = r.prevKv;
+  return resp;
+}
+
+function compareNumbers(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One compare against one KeyValue (etcd's compareKV); the target's union member or 0/empty. */
+function compareKv(c: Compare, kv: KeyValue): boolean {
+  let r: number;
+  switch (c.target ?? CompareTarget.VERSION) {
+    case CompareTarget.VALUE:
+      r = compareBytes(kv.value, c.value ?? EMPTY);
+      break;
+    case CompareTarget.CREATE:
+      r = compareNumbers(kv.createRevision, c.createRevision ?? 0);
+      break;
+    case CompareTarget.MOD:
+      r = compareNumbers(kv.modRevision, c.modRevision ?? 0);
+      break;
+    case CompareTarget.VERSION:
+      r = compareNumbers(kv.version, c.version ?? 0);
+      break;
+    case CompareTarget.LEASE:
+      r = compareNumbers(kv.lease, c.lease ?? 0);
+      break;
+    default:
+      r = 0;
+  }
+  switch (c.result ?? CompareResult.EQUAL) {
+    case CompareResult.EQUAL:
+      return r === 0;
+    case CompareResult.NOT_EQUAL:
+      return r !== 0;
+    case CompareResult.GREATER:
+      return r > 0;
+    case CompareResult.LESS:
+      return r < 0;
+    default:
+      return true;
+  }
+}
+
+/** A position in a txn's path (the compare outcome of each txn, outer first, in pre-order). */
+interface PathCursor {
+  i: number;
+}
+
+export class Applier {
+  private readonly leases: LeaseLookup;
+
+  /** `options.leases`: which lease IDs exist; by default none does (a put with a lease fails). */
+  constructor(
+    private readonly store: KvStore,
+    options: { leases?: LeaseLookup } = {},
+  ) {
+    this.leases = options.leases ?? NO_LEASES;
+  }
+
+  /**
+   * Applies committed entries in log order and commits ONE backend batch holding all their
+   * changes plus the consistent index (= the last item's index). Items at or below the store's
+   * consistent index were applied before (replay after a restart) and are skipped without a
+   * result. Returns one result per applied request, and the changes of every new revision in
+   * order (for watchers). Deterministic: no clock, no randomness.
+   */
+  applyBatch(items: readonly ApplyItem[]): { results: ApplyResult[]; changes: RevisionChanges[] } {
+    const results: ApplyResult[] = [];
+    const changes: RevisionChanges[] = [];
+    const applied = this.store.consistentIndex;
+    let last = applied;
+    for (const item of items) {
+      if (item.index <= applied) continue;
+      assert(Number.isSafeInteger(item.index) && item.index > last, `apply index ${item.index} after ${last}`);
+      last = item.index;
+      if (item.request !== null) results.push(this.applyRequest(item.index, item.request, changes));
+    }
+    if (last > applied) this.store.commit(last);
+    return { results, changes };
+  }
+
+  private applyRequest(index: number, req: InternalRequest, changes: RevisionChanges[]): ApplyResult {
+    const requestId = req.id;
+    try {
+      let response: ApplyResult['response'];
+      if (req.put !== null && req.put !== undefined) response = this.applyPut(req.put, changes);
+      else if (req.deleteRange !== null && req.deleteRange !== undefined) response = this.applyDeleteRange(req.deleteRange, changes);
+      else if (req.txn !== null && req.txn !== undefined) response = this.applyTxn(req.txn, changes);
+      else if (req.compaction !== null && req.compaction !== undefined) response = this.applyCompaction(req.compaction);
+      else throw invalidArgument('the entry carries no request');
+      return { index, requestId, response };
+    } catch (e) {
+      if (e instanceof KvError) return { index, requestId, error: e };
+      throw e;
+    }
+  }
+
+  /**
+   * Runs `fn` in one write transaction. A KvError may only come before the first change (all
+   * checks precede the writes); after one it would leave half a request applied, so that is
+   * an assertion.
+   */
+  private runWrite<T>(changes: RevisionChanges[], fn: (txn: KvWriteTxn) => T): T {
+    const txn = this.store.write();
+    let result: T;
+    try {
+      result = fn(txn);
+    } catch (e) {
+      assert(!txn.changed, `request failed after changing the store: ${String(e)}`);
+      txn.end();
+      throw e;
+    }
+    const ch = txn.end();
+    if (ch !== undefined) changes.push(ch);
+    return result;
+  }
+
+  private applyPut(req: PutRequest, changes: RevisionChanges[]): PutResponse {
+    validatePut(req);
+    const lease = req.lease ?? 0;
+    // etcd's order for a plain Put: lease first, then the key for ignore_* (spec 9.4).
+    if (lease !== 0 && !this.leases.exists(lease)) throw new KvError('LeaseNotFound');
+    return this.runWrite(changes, (txn) => {
+      const ignoreValue = req.ignoreValue === true;
+      const ignoreLease = req.ignoreLease === true;
+      if ((ignoreValue || ignoreLease) && !txn.exists(req.key)) throw new KvError('KeyNotFound');
+      const r = txn.put(req.key, req.value ?? EMPTY, lease, ignoreValue, ignoreLease);
+      return putResponse(req, r, txn.readRevision);
+    });
+  }
+
+  private applyDeleteRange(req: DeleteRangeRequest, changes: RevisionChanges[]): DeleteRangeResponse {
+    validateDeleteRange(req);
+    return this.runWrite(changes, (txn) => {
+      const prevs = txn.deleteRange(req.key, req.rangeEnd);
+      return { header: header(txn.readRevision), deleted: prevs.length, prevKvs: req.prevKv ? prevs : [] };
+    });
+  }
+
+  private applyCompaction(req: CompactionRequest): CompactionResponse {
+    validateCompaction(req);
+    // NB: `physical` needs no wait: the deletion is in this apply batch (see KvStore.compact).
+    this.store.compact(req.revision);
+    return { header: header(this.store.currentRevision) };
+  }
+
+  private applyTxn(req: TxnRequest, changes: RevisionChanges[]): TxnResponse {
+    // Budget checks belong to the proposer (its --max-txn-ops); the rest is re-checked.
+    validateTxn(req, Infinity);
+    return this.runWrite(changes, (txn) => {
+      // Every compare, nested ones included, sees the state before the txn (spec 9.6).
+      const path: boolean[] = [];
+      this.compareToPath(txn, req, path);
+      // State-dependent checks of the branch that will run, before any write: puts first,
+      // then ranges, as etcd orders them.
+      this.checkRequests(req, path, { i: 0 }, (op) => this.checkPut(txn, op));
+      this.checkRequests(req, path, { i: 0 }, (op) => this.checkRange(txn, op));
+      const cursor = { i: 0 };
+      const resp = this.execTxn(txn, req, path, cursor);
+      assert(cursor.i === path.length, 'txn path not fully consumed');
+      resp.header.revision = txn.readRevision;
+      return resp;
+    });
+  }
+
+  private compareToPath(txn: KvWriteTxn, req: TxnRequest, path: boolean[]): void {
+    let ok = true;
+    for (const c of req.compare ?? []) {
+      if (!this.applyCompare(txn, c)) {
+        ok = false;
+        break;
+      }
+    }
+    path.push(ok);
+    for (const op of (ok ? req.success : req.failure) ?? []) {
+      if (op.requestTxn !== null && op.requestTxn !== undefined) this.compareToPath(txn, op.requestTxn, path);
+    }
+  }
+
+  /** Every key in the compare's range must satisfy it; on no key, VALUE is false, others see 0. */
+  private applyCompare(txn: KvWriteTxn, c: Compare): boolean {
+    const kvs = txn.kvs(c.key, c.rangeEnd);
+    if (kvs.length === 0) return (c.target ?? CompareTarget.VERSION) !== CompareTarget.VALUE && compareKv(c, ZERO_KV);
+    for (const kv of kvs) if (!compareKv(c, kv)) return false;
+    return true;
+  }
+
+  private checkRequests(req: TxnRequest, path: boolean[], cursor: PathCursor, check: (op: RequestOp) => void): void {
+    const ok = path[cursor.i++];
+    assert(ok !== undefined, 'txn path too short');
+    for (const op of (ok ? req.success : req.failure) ?? []) {
+      if (op.requestTxn !== null && op.requestTxn !== undefined) this.checkRequests(op.requestTxn, path, cursor, check);
+      else check(op);
+    }
+  }
+
+  /** etcd's checkRequestPut inside a txn: the key for ignore_* first, then the lease. */
+  private checkPut(txn: KvWriteTxn, op: RequestOp): void {
+    const p = op.requestPut;
+    if (p === null || p === undefined) return;
+    if ((p.ignoreValue || p.ignoreLease) && !txn.exists(p.key)) throw new KvError('KeyNotFound');
+    const lease = p.lease ?? 0;
+    if (lease !== 0 && !this.leases.exists(lease)) throw new KvError('LeaseNotFound');
+  }
+
+  /**
+   * etcd's checkRequestRange: 0 reads the latest; otherwise it must be within
+   * [compactRevision, current]. NB: as in etcd, a negative revision inside a txn is below the
+   * compact revision and fails as compacted (a top-level Range reads the latest instead).
+   */
+  private checkRange(txn: KvWriteTxn, op: RequestOp): void {
+    const r = op.requestRange;
+    if (r === null || r === undefined) return;
+    const rev = r.revision ?? 0;
+    if (rev === 0) return;
+    if (rev > txn.beginRevision) throw new FutureRevisionError(txn.beginRevision);
+    if (rev < this.store.compactRevision) throw new CompactedError(this.store.compactRevision);
+  }
+
+  /**
+   * Runs the branch chosen by the path. Each inner response's header holds the revision the
+   * txn had reached after that op; a nested TxnResponse's header revision stays 0, as in etcd.
+   */
+  private execTxn(txn: KvWriteTxn, req: TxnRequest, path: boolean[], cursor: PathCursor): TxnResponse {
+    const succeeded = path[cursor.i++]!;
+    const ops = (succeeded ? req.success : req.failure) ?? [];
+    const responses: ResponseOp[] = new Array<ResponseOp>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op.requestRange !== null && op.requestRange !== undefined) {
+        const rr = txn.range(op.requestRange);
+        responses[i] = { responseRange: { header: header(txn.readRevision), kvs: rr.kvs, more: rr.more, count: rr.count } };
+      } else if (op.requestPut !== null && op.requestPut !== undefined) {
+        const p = op.requestPut;
+        const r = txn.put(p.key, p.value ?? EMPTY, p.lease ?? 0, p.ignoreValue === true, p.ignoreLease === true);
+        responses[i] = { responsePut: putResponse(p, r, txn.readRevision) };
+      } else if (op.requestDeleteRange !== null && op.requestDeleteRange !== undefined) {
+        const d = op.requestDeleteRange;
+        const prevs = txn.deleteRange(d.key, d.rangeEnd);
+        responses[i] = {
+          responseDeleteRange: { header: header(txn.readRevision), deleted: prevs.length, prevKvs: d.prevKv ? prevs : [] },
+        };
+      } else if (op.requestTxn !== null && op.requestTxn !== undefined) {
+        responses[i] = { responseTxn: this.execTxn(txn, op.requestTxn, path, cursor) };
+      } else {
+        assert(false, 'empty request op passed validation');
+      }
+    }
+    return { header: header(0), succeeded, responses };
+  }
+}

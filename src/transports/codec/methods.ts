@@ -1,0 +1,119 @@
+/**
+ * The method table of the client protocol: method id (the u16 in REQUEST and STREAM_OPEN
+ * frames) ↔ gRPC-style name ↔ request and response message types ↔ the `Services` call.
+ *
+ * Ids are grouped by service so that later issues can add methods without renumbering:
+ *
+ * | range   | service     | assigned                                                           |
+ * |---------|-------------|--------------------------------------------------------------------|
+ * | 1–15    | KV          | 1 Range, 2 Put, 3 DeleteRange, 4 Txn, 5 Compact                    |
+ * | 16–31   | Watch       | 16 Watch (stream)                                                  |
+ * | 32–47   | Lease       | 32 LeaseGrant, 33 LeaseRevoke, 34 LeaseKeepAlive (stream),         |
+ * |         |             | 35 LeaseTimeToLive, 36 LeaseLeases — only 34 is listed today       |
+ * | 48–63   | Cluster     | (reserved) 48 MemberAdd … 52 MemberPromote                         |
+ * | 64–79   | Maintenance | 64 Alarm, 65 Status, 66 Defragment, 67 Hash, 68 HashKV,            |
+ * |         |             | 69 Snapshot, 70 MoveLeader, 71 Downgrade — only 65 is listed today |
+ * | 80–111  | Auth        | (reserved)                                                         |
+ *
+ * Ids are part of the wire protocol: never reuse or renumber one.
+ */
+import type { CallContext, Services } from '../../core/ports/services.js';
+import { codecOf, type MessageCodec, type MessageName, type MessageOf } from '../../codec/messages.js';
+
+/** A request → response method. */
+export interface UnaryMethod<Req = unknown, Res = unknown> {
+  readonly kind: 'unary';
+  readonly id: number;
+  /** gRPC path form without the leading slash, e.g. `etcdserverpb.KV/Range`. */
+  readonly name: string;
+  readonly request: MessageCodec<Req>;
+  readonly response: MessageCodec<Res>;
+  /** Runs the call on the services. A module-level function: no closure per call. */
+  readonly invoke: (services: Services, req: Req, ctx: CallContext) => Promise<Res>;
+}
+
+/**
+ * A bidirectional stream method. `open` is absent until the issue that implements it; opening
+ * one without it is answered with an Unimplemented error.
+ */
+export interface StreamMethod<Req = unknown, Res = unknown> {
+  readonly kind: 'stream';
+  readonly id: number;
+  readonly name: string;
+  readonly request: MessageCodec<Req>;
+  readonly response: MessageCodec<Res>;
+}
+
+/** Any method of the table (its message types erased). */
+export type Method = UnaryMethod<any, any> | StreamMethod<any, any>;
+
+function unary<Q extends MessageName, R extends MessageName>(
+  id: number,
+  name: string,
+  request: Q,
+  response: R,
+  invoke: (services: Services, req: MessageOf<Q>, ctx: CallContext) => Promise<MessageOf<R>>,
+): UnaryMethod<MessageOf<Q>, MessageOf<R>> {
+  return Object.freeze({ kind: 'unary', id, name, request: codecOf(request), response: codecOf(response), invoke });
+}
+
+function stream<Q extends MessageName, R extends MessageName>(
+  id: number,
+  name: string,
+  request: Q,
+  response: R,
+): StreamMethod<MessageOf<Q>, MessageOf<R>> {
+  return Object.freeze({ kind: 'stream', id, name, request: codecOf(request), response: codecOf(response) });
+}
+
+/** Every method the protocol knows today, by short name. */
+export const Methods = {
+  Range: unary(1, 'etcdserverpb.KV/Range', 'etcdserverpb.RangeRequest', 'etcdserverpb.RangeResponse', (s, r, c) =>
+    s.kv.range(r, c),
+  ),
+  Put: unary(2, 'etcdserverpb.KV/Put', 'etcdserverpb.PutRequest', 'etcdserverpb.PutResponse', (s, r, c) =>
+    s.kv.put(r, c),
+  ),
+  DeleteRange: unary(
+    3,
+    'etcdserverpb.KV/DeleteRange',
+    'etcdserverpb.DeleteRangeRequest',
+    'etcdserverpb.DeleteRangeResponse',
+    (s, r, c) => s.kv.deleteRange(r, c),
+  ),
+  Txn: unary(4, 'etcdserverpb.KV/Txn', 'etcdserverpb.TxnRequest', 'etcdserverpb.TxnResponse', (s, r, c) =>
+    s.kv.txn(r, c),
+  ),
+  Compact: unary(
+    5,
+    'etcdserverpb.KV/Compact',
+    'etcdserverpb.CompactionRequest',
+    'etcdserverpb.CompactionResponse',
+    (s, r, c) => s.kv.compact(r, c),
+  ),
+  Watch: stream(16, 'etcdserverpb.Watch/Watch', 'etcdserverpb.WatchRequest', 'etcdserverpb.WatchResponse'),
+  LeaseKeepAlive: stream(
+    34,
+    'etcdserverpb.Lease/LeaseKeepAlive',
+    'etcdserverpb.LeaseKeepAliveRequest',
+    'etcdserverpb.LeaseKeepAliveResponse',
+  ),
+  Status: unary(
+    65,
+    'etcdserverpb.Maintenance/Status',
+    'etcdserverpb.StatusRequest',
+    'etcdserverpb.StatusResponse',
+    (s, r, c) => s.maintenance.status(r, c),
+  ),
+} as const;
+
+const byId: (Method | undefined)[] = [];
+for (const m of Object.values(Methods) as Method[]) {
+  if (byId[m.id] !== undefined) throw new Error(`duplicate method id ${m.id}`);
+  byId[m.id] = m;
+}
+
+/** The method with wire id `id`, or undefined for an unknown id. O(1). */
+export function methodById(id: number): Method | undefined {
+  return byId[id];
+}
