@@ -462,20 +462,43 @@ function width(s: string): number {
 /** The longest a cell line may be before tablewriter wraps it at spaces. */
 const MAX_CELL_WIDTH = 30;
 
-/** Splits a cell into lines of at most MAX_CELL_WIDTH at spaces (a longer word stays whole). */
+/** The cost tablewriter adds for a line that is too long even alone (a single long word). */
+const OVERLONG_PENALTY = 100_000;
+
+/**
+ * Splits a cell wider than MAX_CELL_WIDTH into lines at spaces the way tablewriter does:
+ * with minimal raggedness (the sum over all lines but the last of the squared room left),
+ * the limit raised to the longest word.
+ */
 function wrapCell(s: string): string[] {
-  if (width(s) <= MAX_CELL_WIDTH || !s.includes(' ')) return [s];
-  const lines: string[] = [];
-  let line = '';
-  for (const word of s.split(' ')) {
-    if (line === '') line = word;
-    else if (width(line) + 1 + width(word) <= MAX_CELL_WIDTH) line += ' ' + word;
-    else {
-      lines.push(line);
-      line = word;
+  if (width(s) <= MAX_CELL_WIDTH) return [s];
+  const words = s.split(' ');
+  const lim = Math.max(MAX_CELL_WIDTH, ...words.map(width));
+  const n = words.length;
+  // cost[i]: least raggedness of words[i..]; next[i]: where the line starting at i ends.
+  const cost = new Array<number>(n + 1).fill(0);
+  const next = new Array<number>(n).fill(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let len = -1;
+    for (let j = i; j < n; j++) len += 1 + width(words[j]!);
+    if (len <= lim) {
+      cost[i] = 0;
+      next[i] = n;
+      continue;
+    }
+    cost[i] = Number.MAX_SAFE_INTEGER;
+    len = -1;
+    for (let j = i + 1; j < n; j++) {
+      len += 1 + width(words[j - 1]!);
+      const c = (lim - len) ** 2 + cost[j]! + (len > lim ? OVERLONG_PENALTY : 0);
+      if (c < cost[i]!) {
+        cost[i] = c;
+        next[i] = j;
+      }
     }
   }
-  lines.push(line);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i = next[i]!) lines.push(words.slice(i, next[i]).join(' '));
   return lines;
 }
 

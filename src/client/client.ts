@@ -50,6 +50,7 @@ export { prefixEnd, toBytes, keyRange, type KeyLike, type RangeSelector } from '
 export { Cmp, Op, TxnBuilder, type CompareOp, type GetOpOptions, type PutOpOptions, type DeleteOpOptions } from './txn.js';
 export { KvError, errorFromWire } from './errors.js';
 
+/** How a Client connects and how long it waits. */
 export interface ClientOptions {
   /** `tcp://host:port` or `ws://host:port` URLs, tried in order. At least one. */
   endpoints: string[];
@@ -67,6 +68,7 @@ export interface ClientOptions {
   maxResponseBytes?: number;
 }
 
+/** Per-call options of every Client method. */
 export interface CallOptions {
   /** Aborting it fails the call with `Canceled` and cancels it on the server. */
   signal?: AbortSignal;

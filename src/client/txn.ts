@@ -124,18 +124,21 @@ export class TxnBuilder {
   /** `run` sends the request; the client passes its `txnRaw`. */
   constructor(private readonly run?: (req: TxnRequest, o?: CallOptions) => Promise<TxnResponse>) {}
 
+  /** Adds compares; the txn takes the `then` branch iff all of them hold. */
   if(...compares: Compare[]): this {
     checkOps('if', compares);
     this.compares.push(...compares);
     return this;
   }
 
+  /** Adds operations to run, in order, when every compare holds. Not a promise: see checkOps. */
   then(...ops: RequestOp[]): this {
     checkOps('then', ops);
     this.success.push(...ops);
     return this;
   }
 
+  /** Adds operations to run, in order, when some compare fails. */
   else(...ops: RequestOp[]): this {
     checkOps('else', ops);
     this.failure.push(...ops);

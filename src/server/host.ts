@@ -11,6 +11,7 @@ import type { ServiceIdentifier } from 'inversify';
 import type { InternalRequest } from '../core/api/kv.js';
 import type { ApplyResult, RevisionChanges } from '../core/apply/applier.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
+import type { CallContext } from '../core/ports/services.js';
 
 export interface HostStatus {
   readonly memberId: number;
@@ -35,8 +36,11 @@ export interface ConsensusHost {
    * a KvError when it cannot be proposed (too large, stopped, overloaded).
    */
   propose(request: Omit<InternalRequest, 'id'>, signal?: AbortSignal): Promise<ApplyResult>;
-  /** Resolves when everything committed before the call has been applied on this member. */
-  readBarrier(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when everything committed before the call has been applied on this member.
+   * Reads `ctx.signal` only if it has to wait (creating the signal has a cost).
+   */
+  readBarrier(ctx?: CallContext): Promise<void>;
   status(): HostStatus;
   /** Called after each applied batch with its revision changes, in order (the watch hub subscribes). */
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void;

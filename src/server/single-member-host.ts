@@ -21,6 +21,7 @@ import { assert } from '../core/assert.js';
 import { KvError } from '../core/errors.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { CallContext } from '../core/ports/services.js';
 import type { Entry, HardState, LogStore, Backend } from '../core/ports/storage-driver.js';
 import { EntryType } from '../core/ports/storage-driver.js';
 import { decodeInternalRequest, encodeInternalRequest } from '../codec/messages.js';
@@ -122,10 +123,9 @@ export class SingleMemberHost implements ConsensusHost {
     });
   }
 
-  async readBarrier(signal?: AbortSignal): Promise<void> {
+  async readBarrier(_ctx?: CallContext): Promise<void> {
     // Every committed entry is applied in the same turn as its save completes, so the applied
-    // state already includes everything committed before this call.
-    if (signal?.aborted) throw new KvError('Canceled');
+    // state already includes everything committed before this call: nothing to wait for.
     if (this.stopped) throw new KvError('Stopped');
   }
 

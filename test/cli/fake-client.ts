@@ -36,8 +36,8 @@ export interface Call {
 
 /** The shared state of every FakeClient made by one FakeCluster. */
 export class FakeCluster {
-  clusterId = 14841639068965178;
-  memberId = 10276657743932975;
+  clusterId = 1484163906896517;
+  memberId = 1027665774393297;
   raftTerm = 2;
   revision = 1;
   compacted = 0;

@@ -1,6 +1,6 @@
 // Checks the frame layer without sockets: the exact bytes of encoded frames (hex), and the tcp
 // frame decoder fed the same stream split at every byte boundary, one byte at a time and in
-// seeded random chunks (it must find the same frames every time), plus its refusal of an
+// seeded random chunks (SEED=<n> replays) (it must find the same frames every time), plus its refusal of an
 // oversized length (reported with the frame's kind and id, then nothing more is decoded).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,11 +39,10 @@ test('encoded frames have the documented layout', () => {
   assert.equal(empty.length, LENGTH_BYTES + 7);
 });
 
-/** A stream of frames of assorted sizes (0 bytes, tiny, a few KiB) and the hex of each body. */
-function sampleStream(rand: () => number): { stream: Buffer; bodies: string[] } {
+/** A stream of frames with bodies of the given sizes (random bytes), and the hex of each body. */
+function sampleStream(rand: () => number, sizes: number[]): { stream: Buffer; bodies: string[] } {
   const parts: Buffer[] = [];
   const bodies: string[] = [];
-  const sizes = [0, 1, 5, 7, 300, 4, 3000, 0, 12, 70000, 6];
   for (const n of sizes) {
     const body = Buffer.alloc(n);
     for (let i = 0; i < n; i++) body[i] = Math.floor(rand() * 256);
@@ -55,35 +54,38 @@ function sampleStream(rand: () => number): { stream: Buffer; bodies: string[] } 
   return { stream: Buffer.concat(parts), bodies };
 }
 
-test('the decoder finds the same frames however the stream is split', () => {
+test('the decoder finds the same frames wherever the stream is split', () => {
   const rand = mulberry32(SEED);
-  const { stream, bodies } = sampleStream(rand);
-  // Every single split point (two chunks) — skip through the big frame in steps to stay fast.
-  for (let k = 0; k <= stream.length; k += k < 4000 || k > stream.length - 100 ? 1 : 97) {
+  // Empty, tiny and a few-KiB frames: small enough to try every split point, two ways.
+  const { stream, bodies } = sampleStream(rand, [0, 1, 5, 7, 300, 4, 3000, 0, 12, 6]);
+  for (let k = 0; k <= stream.length; k++) {
     const c = new Collector();
     const d = new FrameDecoder(c, 100_000);
     d.push(stream.subarray(0, k));
     d.push(stream.subarray(k));
     assert.deepEqual(c.frames, bodies, `split at ${k}`);
   }
-  // One byte at a time.
   {
     const c = new Collector();
     const d = new FrameDecoder(c, 100_000);
     for (let i = 0; i < stream.length; i++) d.push(stream.subarray(i, i + 1));
-    assert.deepEqual(c.frames, bodies);
+    assert.deepEqual(c.frames, bodies, 'one byte at a time');
   }
-  // Random chunk sizes.
-  for (let round = 0; round < 50; round++) {
+});
+
+test('the decoder finds the same frames in seeded random chunkings, big frames included', () => {
+  const rand = mulberry32(SEED + 1);
+  const { stream, bodies } = sampleStream(rand, [0, 9, 70_000, 3, 65_536, 1, 20_000]);
+  for (let round = 0; round < 100; round++) {
     const c = new Collector();
     const d = new FrameDecoder(c, 100_000);
     let pos = 0;
     while (pos < stream.length) {
-      const n = 1 + Math.floor(rand() * (rand() < 0.5 ? 16 : 20000));
+      const n = 1 + Math.floor(rand() * (rand() < 0.3 ? 16 : 40_000));
       d.push(stream.subarray(pos, pos + n));
       pos += n;
     }
-    assert.deepEqual(c.frames, bodies, `round ${round}`);
+    assert.deepEqual(c.frames, bodies, `round ${round} (SEED=${SEED})`);
   }
 });
 

@@ -120,6 +120,10 @@ interface PathCursor {
   i: number;
 }
 
+/**
+ * Applies committed entries to a KvStore (see the file comment). One instance per store; it is
+ * the store's only writer. Not re-entrant: `applyBatch` runs to completion synchronously.
+ */
 export class Applier {
   private readonly leases: LeaseLookup;
 
@@ -156,12 +160,13 @@ export class Applier {
   private applyRequest(index: number, req: InternalRequest, changes: RevisionChanges[]): ApplyResult {
     const requestId = req.id;
     try {
+      const members = [req.put, req.deleteRange, req.txn, req.compaction].filter((m) => m !== null && m !== undefined);
+      if (members.length !== 1) throw invalidArgument('an entry must carry exactly one request');
       let response: ApplyResult['response'];
       if (req.put !== null && req.put !== undefined) response = this.applyPut(req.put, changes);
       else if (req.deleteRange !== null && req.deleteRange !== undefined) response = this.applyDeleteRange(req.deleteRange, changes);
       else if (req.txn !== null && req.txn !== undefined) response = this.applyTxn(req.txn, changes);
-      else if (req.compaction !== null && req.compaction !== undefined) response = this.applyCompaction(req.compaction);
-      else throw invalidArgument('the entry carries no request');
+      else response = this.applyCompaction(req.compaction!);
       return { index, requestId, response };
     } catch (e) {
       if (e instanceof KvError) return { index, requestId, error: e };

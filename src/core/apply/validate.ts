@@ -145,16 +145,16 @@ function validateCompare(c: Compare): void {
 function opMember(op: RequestOp): 'range' | 'put' | 'delete' | 'txn' {
   if (isAbsent(op)) throw new KvError('KeyNotFound');
   checkObject(op, 'request op');
-  let member: 'range' | 'put' | 'delete' | 'txn' | undefined;
-  let n = 0;
-  if (!isAbsent(op.requestRange)) (member = 'range'), n++;
-  if (!isAbsent(op.requestPut)) (member = 'put'), n++;
-  if (!isAbsent(op.requestDeleteRange)) (member = 'delete'), n++;
-  if (!isAbsent(op.requestTxn)) (member = 'txn'), n++;
+  const present = [
+    isAbsent(op.requestRange) ? undefined : ('range' as const),
+    isAbsent(op.requestPut) ? undefined : ('put' as const),
+    isAbsent(op.requestDeleteRange) ? undefined : ('delete' as const),
+    isAbsent(op.requestTxn) ? undefined : ('txn' as const),
+  ].filter((m) => m !== undefined);
   // etcd answers an empty RequestOp with "key not found" [obs].
-  if (member === undefined) throw new KvError('KeyNotFound');
-  if (n > 1) throw invalidArgument('a request op must carry exactly one operation');
-  return member;
+  if (present.length === 0) throw new KvError('KeyNotFound');
+  if (present.length > 1) throw invalidArgument('a request op must carry exactly one operation');
+  return present[0]!;
 }
 
 /** etcd's checkTxnRequest: op counts against the budget, compare keys, then every op. */

@@ -148,6 +148,28 @@ export class KeyIndex {
   }
 
   /**
+   * Finds the put that precedes revision (main, sub) of this key within the same generation,
+   * into `out`: the value a change at (main, sub) replaced. Returns false when (main, sub)
+   * created the key (first of its generation), or is not in the retained history, or when the
+   * preceding revision was compacted away.
+   */
+  findBefore(main: number, sub: number, out: RevisionSlot): boolean {
+    for (const g of this.generations) {
+      const revs = g.revs;
+      if (revs.length === 0 || revs[0]! > main) continue;
+      for (let j = 0; j < revs.length; j += 2) {
+        if (revs[j] === main && revs[j + 1] === sub) {
+          if (j === 0) return false;
+          out.main = revs[j - 2]!;
+          out.sub = revs[j - 1]!;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
    * Compacts the history at `atRev` (see the file comment), reporting each removed revision
    * to `drop`. Afterwards every revision <= atRev is gone except the newest one that is not a
    * tombstone. Returns `isEmpty()`.

@@ -38,11 +38,6 @@ export function compareRevision(a: Revision, b: Revision): number {
   return a.main !== b.main ? a.main - b.main : a.sub - b.sub;
 }
 
-/** True when (main, sub) is strictly after `b`. */
-export function revisionGreater(main: number, sub: number, b: Revision): boolean {
-  return main > b.main || (main === b.main && sub > b.sub);
-}
-
 /** Writes `n` (a non-negative safe integer) as 8 big-endian bytes at `off`. */
 export function writeUint64BE(out: Uint8Array, off: number, n: number): void {
   assert(Number.isSafeInteger(n) && n >= 0, `not a non-negative safe integer: ${n}`);

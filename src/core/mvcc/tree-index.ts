@@ -23,11 +23,13 @@ export type RangeEnd = string | undefined;
 /** Receives each key of a range visible at the read revision, in key order. */
 export type VisitKey = (ki: KeyIndex, main: number, sub: number) => void;
 
+/**
+ * Key → history, ordered by key bytes. Mutated only by the store's write path, compaction and
+ * restore; ranges visit keys in byte order with the revision visible at the read revision.
+ */
 export class TreeIndex {
   private readonly tree: Tree = new BTree<string, KeyIndex>();
   private readonly slot: RevisionSlot = { main: 0, sub: 0 };
-  // Reused by `entries()` so that iteration allocates no pair per key.
-  private readonly pair: (string | KeyIndex)[] = [];
 
   /** Number of keys with any retained history. */
   get size(): number {
@@ -65,7 +67,7 @@ export class TreeIndex {
    * Calls `visit` for every key in [start, end) that has a value at `atRev`, in key order, with
    * the revision holding that value. Returns how many keys it visited. `limit` > 0 stops the
    * calls after that many keys but still counts the rest (Range's `count` ignores limit).
-   * `visit` must not add or remove keys of the index.
+   * `visit` must not add or remove keys, nor call back into this index (scratch state is shared).
    */
   range(start: string, end: RangeEnd, atRev: number, limit: number, visit: VisitKey): number {
     const slot = this.slot;
@@ -78,15 +80,14 @@ export class TreeIndex {
     if (end !== '' && end <= start) return 0;
     const max = limit > 0 ? limit : Infinity;
     let count = 0;
-    const it = this.tree.entries(start, this.pair);
-    for (let r = it.next(); !r.done; r = it.next()) {
-      const k = r.value[0] as string;
-      if (end !== '' && k >= end) break;
-      const ki = r.value[1] as KeyIndex;
-      if (!ki.find(atRev, slot)) continue;
+    // forRange with a callback is several times faster than the pair iterator on long ranges.
+    const high = end === '' ? this.tree.maxKey() : end;
+    if (high === undefined) return 0;
+    this.tree.forRange(start, high, end === '', (_k, ki) => {
+      if (!ki.find(atRev, slot)) return;
       if (count < max) visit(ki, slot.main, slot.sub);
       count++;
-    }
+    });
     return count;
   }
 

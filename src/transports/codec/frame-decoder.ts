@@ -36,6 +36,7 @@ const BODY = 1;
 const OVERSIZE = 2;
 const DEAD = 3;
 
+/** The tcp frame decoder: push chunks in, get whole frames out (see the module comment). */
 export class FrameDecoder {
   private state = LENGTH;
   // LENGTH: how many length bytes were seen so far, and their value.

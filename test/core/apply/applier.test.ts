@@ -539,6 +539,19 @@ describe('applyBatch', () => {
     assert.equal([...h.backend.range('key')].length, 2);
   });
 
+  it('answers malformed entries with an error on every member, changing nothing', () => {
+    const h = new Harness();
+    h.fails({}, 'etcetera: invalid argument: an entry must carry exactly one request');
+    h.fails(
+      { put: { key: b('a') }, deleteRange: { key: b('a') } },
+      'etcetera: invalid argument: an entry must carry exactly one request',
+    );
+    h.fails({ deleteRange: { key: new Uint8Array(0) } }, KEY_NOT_PROVIDED);
+    h.fails({ txn: { success: [{}] } }, KEY_NOT_FOUND);
+    h.fails({ compaction: { revision: 1.5 } }, 'etcetera: invalid argument: revision must be a safe integer');
+    assert.equal(h.store.consistentIndex, h.index);
+  });
+
   it('refuses indexes that go back within a batch', () => {
     const h = new Harness();
     assert.throws(() =>

@@ -39,7 +39,7 @@ function runTable<T>(cases: Array<Case<T>>, validate: (req: T) => void): void {
 }
 
 // Loose input: what a buggy or hostile client could send.
-type Loose = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Loose = any;
 
 describe('validateRange', () => {
   runTable<Loose>(

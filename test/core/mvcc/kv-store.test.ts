@@ -246,6 +246,53 @@ describe('write transactions', () => {
   });
 });
 
+describe('changes (history for watchers)', () => {
+  const summary = (chs: ReturnType<KvStore['changes']>) =>
+    chs.map((c) => [c.revision, c.events.map((e) => `${e.type === 0 ? 'put' : 'del'} ${norm(e.kv).key}=${norm(e.kv).value} prev=${norm(e.prevKv)?.value ?? '-'}`)]);
+
+  it('returns committed revisions in order with prevKv, bounded by maxRevisions', () => {
+    const h = fixture();
+    assert.deepEqual(summary(h.store.changes(8, 100)), [
+      [8, ['put b=v9 prev=v1']],
+      [9, ['put b=v8 prev=v9']],
+      [10, ['del c= prev=v5']],
+      [11, ['put c=v6 prev=-']],
+    ]);
+    assert.deepEqual(summary(h.store.changes(0, 3, 2)), [
+      [2, ['put a=v3 prev=-']],
+      [3, ['put b=v1 prev=-']],
+    ]);
+    assert.deepEqual(h.store.changes(12, 20), []);
+    assert.deepEqual(h.store.changes(5, 4), []);
+    const del = h.store.changes(10, 10)[0]!.events[0]!;
+    assert.deepEqual(norm(del.kv), nkv('c', '', 0, 10, 0));
+  });
+
+  it('finds the previous value within one revision', () => {
+    const h = fixture();
+    const txn = h.store.write();
+    txn.put(b('a'), b('x'), 0);
+    txn.deleteRange(b('a'));
+    txn.put(b('a'), b('y'), 0);
+    const reported = txn.end()!;
+    h.store.commit(h.index + 1);
+    assert.deepEqual(summary(h.store.changes(12, 12)), [[12, ['put a=x prev=v0', 'del a= prev=x', 'put a=y prev=-']]]);
+    assert.deepEqual(summary(h.store.changes(12, 12)), summary([reported]));
+  });
+
+  it('after compaction: compacted below, no prevKv at the compact revision itself', () => {
+    const h = fixture();
+    h.store.compact(9);
+    h.store.commit(h.index);
+    throwsKv(() => h.store.changes(8, 11), COMPACTED);
+    assert.deepEqual(summary(h.store.changes(9, 11)), [
+      [9, ['put b=v8 prev=-']],
+      [10, ['del c= prev=v5']],
+      [11, ['put c=v6 prev=-']],
+    ]);
+  });
+});
+
 describe('restore', () => {
   it('a fresh store is at revision 1, compact revision 0, consistent index 0', () => {
     const store = new KvStore(new MemoryBackend());
