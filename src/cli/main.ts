@@ -25,7 +25,9 @@ import { CommandContext, type ClientFactory, type CliClient, type CliIo, type Gl
 import { durationFlagMs, normalizeBooleanFlags } from './flags.js';
 import { parseGoBool } from './go-format.js';
 
+/** Re-exported so that callers of `run()` need only this module. */
 export type { CliIo, ClientFactory, CliClient } from './context.js';
+/** Re-exported: the exit codes `run()` returns. */
 export { ExitCode } from './cli-error.js';
 
 /** The program's name in messages. */
@@ -100,7 +102,7 @@ function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => Comman
     })
     .helpCommand(false)
     .configureHelp({ showGlobalOptions: true })
-    .option('--endpoints <list>', `gRPC-style endpoints, comma-separated (default [${DEFAULT_ENDPOINT}])`, (v: string, prev?: string[]) => [
+    .option('--endpoints <list>', `endpoints (ws://host:port, tcp://host:port; host:port means ws), comma-separated (default ${DEFAULT_ENDPOINT})`, (v: string, prev?: string[]) => [
       ...(prev ?? []),
       ...splitEndpoints(v),
     ])

@@ -26,6 +26,7 @@ import { goJson, goQuote, humanizeBytes, type JsonValue } from './go-format.js';
 
 /** The formats `-w` accepts. etcdctl's `protobuf` is not offered. */
 export const OUTPUT_FORMATS = ['simple', 'json', 'fields', 'table'] as const;
+/** A `-w` format name. */
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** Where a printer writes: raw bytes or text (UTF-8). */

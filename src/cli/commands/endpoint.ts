@@ -63,7 +63,14 @@ async function endpointHealth(c: CommandContext): Promise<void> {
 
 /** Registers `endpoint status` and `endpoint health` on the program. */
 export function registerEndpoint(program: Command, ctx: () => CommandContext): void {
-  const endpoint = program.command('endpoint').description('Endpoint related commands');
+  const endpoint = program
+    .command('endpoint')
+    .description('Endpoint related commands')
+    .allowExcessArguments()
+    // `endpoint` alone or with an unknown subcommand prints its help and succeeds, as in etcdctl.
+    .action(function (this: Command) {
+      this.outputHelp();
+    });
   endpoint
     .command('status')
     .description('Prints out the status of endpoints specified in `--endpoints` flag')

@@ -18,6 +18,8 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../api/kv.js';
+import type { WatchRequest, WatchResponse } from '../api/watch.js';
+import type { KvError } from '../errors.js';
 
 /** Per-call context a transport passes along. */
 export interface CallContext {
@@ -37,9 +39,42 @@ export interface MaintenanceService {
   status(req: StatusRequest, ctx?: CallContext): Promise<StatusResponse>;
 }
 
+/**
+ * The server's side of one bidirectional stream (Watch, LeaseKeepAlive), as a transport
+ * drives it. Plain callbacks, not RxJS: the core declares no RxJS types, and the transport
+ * owns the flow control.
+ */
+export interface StreamSink<Res> {
+  /**
+   * Queues one message toward the client. Returns false when the connection's outbound queue is
+   * above its cap (the message is still queued): the producer should hold further messages
+   * until `onDrain` fires, and must never block the applier waiting for it.
+   */
+  send(res: Res): boolean;
+  /** Calls `cb` once the outbound queue is below the cap again (at once if it already is). */
+  onDrain(cb: () => void): void;
+  /** Ends the stream from the server side: cleanly, or with an error the client receives. */
+  close(err?: KvError): void;
+}
+
+/** What a service handler answers to a stream being opened: how to feed it client messages. */
+export interface StreamHandlers<Req> {
+  /** One message from the client. */
+  message(req: Req): void;
+  /** The client will send no more messages (half-close); the server may keep sending. */
+  end(): void;
+  /** The client cancelled the stream or the connection was lost: release everything. */
+  cancel(): void;
+}
+
+/** Opens one stream; `sink` is how the service answers. */
+export type StreamOpener<Req, Res> = (sink: StreamSink<Res>, ctx: CallContext) => StreamHandlers<Req>;
+
 export interface Services {
   readonly kv: KvService;
   readonly maintenance: MaintenanceService;
+  /** Watch streams (etcdserverpb.Watch/Watch); absent until the watch service is wired. */
+  readonly watch?: { readonly open: StreamOpener<WatchRequest, WatchResponse> };
 }
 
 export const Services: ServiceIdentifier<Services> = Symbol.for('etcetera.Services');
