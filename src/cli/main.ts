@@ -89,7 +89,7 @@ function resolveGlobals(raw: RawGlobals, env: CliIo['env']): GlobalOptions {
   };
 }
 
-/** Builds the commander program; `setContext` receives the context once flags are parsed. */
+/** Builds the commander program; `makeContext` is called once the flags are parsed. */
 function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => CommandContext): Command {
   let ctx: CommandContext | undefined;
   const program = new Command(NAME)

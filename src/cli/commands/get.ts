@@ -164,21 +164,21 @@ export function registerGet(program: Command, ctx: () => CommandContext): void {
       .argument('[range_end]')
       .allowExcessArguments(), // etcdctl ignores a third argument
   ).action(async function (this: Command) {
-      const c = ctx();
-      const args = this.args;
-      const raw = this.opts<GetFlagsRaw>();
-      const f = getFlags(raw);
-      const req = buildRangeRequest(args.map(utf8), f);
-      const format = c.globals.writeOut;
-      const printer = c.printer({ valueOnly: f.printValueOnly });
-      const resp = await (await c.client()).range(req, c.callOptions());
-      // etcdctl checks these two after the request, so a server error still comes first.
-      if (f.countOnly && format !== 'fields') {
-        throw new CliError(ExitCode.BadArgs, '--count-only is only for `--write-out=fields`');
-      }
-      if (f.printValueOnly && format !== 'simple') {
-        throw new CliError(ExitCode.BadArgs, 'print-value-only is only for `--write-out=simple`');
-      }
-      printer.get(resp);
-    });
+    const c = ctx();
+    const args = this.args;
+    const raw = this.opts<GetFlagsRaw>();
+    const f = getFlags(raw);
+    const req = buildRangeRequest(args.map(utf8), f);
+    const format = c.globals.writeOut;
+    const printer = c.printer({ valueOnly: f.printValueOnly });
+    const resp = await (await c.client()).range(req, c.callOptions());
+    // etcdctl checks these two after the request, so a server error still comes first.
+    if (f.countOnly && format !== 'fields') {
+      throw new CliError(ExitCode.BadArgs, '--count-only is only for `--write-out=fields`');
+    }
+    if (f.printValueOnly && format !== 'simple') {
+      throw new CliError(ExitCode.BadArgs, 'print-value-only is only for `--write-out=simple`');
+    }
+    printer.get(resp);
+  });
 }
