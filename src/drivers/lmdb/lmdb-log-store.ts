@@ -26,6 +26,7 @@
  * resolves. If a write fails the store refuses all later writes: the member must stop.
  */
 import { open } from 'lmdb';
+import { LogStoreBase } from '../common/log-store-base.js';
 import type { Entry, EntryType, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../core/ports/storage-driver.js';
 import { assert } from '../../core/assert.js';
 import type { LogChange } from '../common/log-index.js';
@@ -74,7 +75,7 @@ function decodeEntry(index: number, v: Buffer): Entry {
 }
 
 /** See the file comment. Open it with `LmdbLogStore.open(dir)`. */
-export class LmdbLogStore implements LogStore {
+export class LmdbLogStore extends LogStoreBase implements LogStore {
   private readonly index: LogIndex;
   // Entries of saves not yet resolved, by logIndex; `seq` names the save that wrote it last.
   private readonly pending = new Map<number, { readonly entry: Entry; readonly seq: number }>();
@@ -84,13 +85,13 @@ export class LmdbLogStore implements LogStore {
   // Set once a write fails: the planned state no longer matches the disk, so the store refuses
   // further writes (a storage error on the Raft path is fatal).
   private failure: unknown;
-  private closed = false;
 
   private constructor(
     private readonly env: RootDb,
     private readonly entriesDb: Db,
     private readonly metaDb: Db,
   ) {
+    super();
     const hsText = metaDb.get(HARD_STATE_KEY) as string | undefined;
     const snapText = metaDb.get(SNAPSHOT_KEY) as string | undefined;
     const hs = hsText === undefined ? EMPTY_HARD_STATE : decodeHardState(hsText);
@@ -114,33 +115,10 @@ export class LmdbLogStore implements LogStore {
     return new LmdbLogStore(env, entriesDb, metaDb);
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('lmdb log store is closed');
-  }
+  protected readonly driverName = 'lmdb';
 
-  hardState(): HardState {
-    this.checkOpen();
-    return this.index.hardState();
-  }
-
-  snapshotMeta(): SnapshotMeta {
-    this.checkOpen();
-    return this.index.snapshotMeta();
-  }
-
-  firstIndex(): number {
-    this.checkOpen();
-    return this.index.firstIndex();
-  }
-
-  lastIndex(): number {
-    this.checkOpen();
-    return this.index.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    this.checkOpen();
-    return this.index.term(index);
+  protected get view(): LogIndex {
+    return this.index;
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {

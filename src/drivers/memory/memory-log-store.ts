@@ -4,49 +4,26 @@
  * order. "Durable" means: kept for as long as the driver instance lives, across close/open.
  */
 import type { Entry, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../core/ports/storage-driver.js';
+import { LogStoreBase } from '../common/log-store-base.js';
 import { assert } from '../../core/assert.js';
 import type { LogChange } from '../common/log-index.js';
 import { LogIndex, fitsMaxBytes } from '../common/log-index.js';
 
 /** See the file comment. NB: `entries()` returns the saved entry objects (frozen) and their data arrays as given. */
-export class MemoryLogStore implements LogStore {
+export class MemoryLogStore extends LogStoreBase implements LogStore {
   private readonly index = new LogIndex();
   // Invariant: ents[i].index === index.firstIndex() + i, and ents.length === lastIndex - snapshot index.
   private ents: Entry[] = [];
-  private closed = false;
 
   /** Marks the store open again (the memory driver reuses one instance across reopen). */
   reopen(): void {
     this.closed = false;
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('memory log store is closed');
-  }
+  protected readonly driverName = 'memory';
 
-  hardState(): HardState {
-    this.checkOpen();
-    return this.index.hardState();
-  }
-
-  snapshotMeta(): SnapshotMeta {
-    this.checkOpen();
-    return this.index.snapshotMeta();
-  }
-
-  firstIndex(): number {
-    this.checkOpen();
-    return this.index.firstIndex();
-  }
-
-  lastIndex(): number {
-    this.checkOpen();
-    return this.index.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    this.checkOpen();
-    return this.index.term(index);
+  protected get view(): LogIndex {
+    return this.index;
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {

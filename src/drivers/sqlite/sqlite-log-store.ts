@@ -13,6 +13,7 @@
  * same callback right after COMMIT, so entries() and the index always agree.
  */
 import Database from 'better-sqlite3';
+import { LogStoreBase } from '../common/log-store-base.js';
 import type { Entry, EntryType, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../core/ports/storage-driver.js';
 import { assert } from '../../core/assert.js';
 import type { LogChange } from '../common/log-index.js';
@@ -43,7 +44,7 @@ interface Pending {
 }
 
 /** See the file comment. */
-export class SqliteLogStore implements LogStore {
+export class SqliteLogStore extends LogStoreBase implements LogStore {
   private readonly db: Database.Database;
   private readonly visible: LogIndex;
   // Runs ahead of `visible` by the queued changes.
@@ -57,10 +58,10 @@ export class SqliteLogStore implements LogStore {
   private flushTimer: NodeJS.Immediate | undefined;
   // Set once a write fails; the store then refuses writes (storage errors on the Raft path are fatal).
   private failure: unknown;
-  private closed = false;
 
   /** Opens (creating if absent) the log database file `file`. */
   constructor(file: string) {
+    super();
     const db = (this.db = new Database(file));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -94,33 +95,10 @@ export class SqliteLogStore implements LogStore {
     this.planned = this.visible.clone();
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('sqlite log store is closed');
-  }
+  protected readonly driverName = 'sqlite';
 
-  hardState(): HardState {
-    this.checkOpen();
-    return this.visible.hardState();
-  }
-
-  snapshotMeta(): SnapshotMeta {
-    this.checkOpen();
-    return this.visible.snapshotMeta();
-  }
-
-  firstIndex(): number {
-    this.checkOpen();
-    return this.visible.firstIndex();
-  }
-
-  lastIndex(): number {
-    this.checkOpen();
-    return this.visible.lastIndex();
-  }
-
-  term(index: number): number | undefined {
-    this.checkOpen();
-    return this.visible.term(index);
+  protected get view(): LogIndex {
+    return this.visible;
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../helpers/random.js';
 // Shared helpers of the MVCC and applier tests: byte/string conversion, a normal form of
 // KeyValues for deep comparison, a seeded PRNG, and a store + applier harness.
 import assert from 'node:assert/strict';
@@ -56,17 +57,8 @@ export function deepNorm(x: unknown): unknown {
   return x;
 }
 
-/** mulberry32: a small seeded PRNG (tests must be reproducible). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (tests must be reproducible). */
+export const prng = mulberry32;
 
 /** Asserts that `fn` throws a KvError with this exact wire message. */
 export function throwsKv(fn: () => unknown, message: string): void {
