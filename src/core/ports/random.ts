@@ -1,0 +1,17 @@
+/**
+ * Randomness, injected. The raft core draws its election jitter from this port instead of
+ * Math.random, so that a simulation replays exactly from a seed and the core stays pure.
+ * The server binds a `SeededRandom` (src/core/raft/seeded-random.ts) seeded once at start from
+ * its own entropy; tests bind one with a fixed seed.
+ */
+import type { ServiceIdentifier } from 'inversify';
+
+export interface Random {
+  /**
+   * A uniformly distributed integer in [0, bound). `bound` is a positive integer no larger than
+   * 2^32; anything else is a programmer error.
+   */
+  nextInt(bound: number): number;
+}
+
+export const Random: ServiceIdentifier<Random> = Symbol.for('etcetera.Random');
