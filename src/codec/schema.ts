@@ -496,7 +496,7 @@ message StatusResponse {
 
 /**
  * etcetera's own messages: the payload of a Raft log entry (etcd's InternalRaftRequest, reduced
- * to the KV writes for now) and the error reply of the ws/tcp client protocol.
+ * to the KV writes and the lease entries for now) and the error reply of the ws/tcp client protocol.
  */
 export const ETCETERA_PROTO = `
 syntax = "proto3";
@@ -508,6 +508,11 @@ message InternalRequest {
   etcdserverpb.DeleteRangeRequest delete_range = 3;
   etcdserverpb.TxnRequest txn = 4;
   etcdserverpb.CompactionRequest compaction = 5;
+  etcdserverpb.LeaseGrantRequest lease_grant = 6;
+  etcdserverpb.LeaseRevokeRequest lease_revoke = 7;
+  etcdserverpb.LeaseCheckpointRequest lease_checkpoint = 8;
+  // The member that proposed the entry: only it answers a client for it.
+  uint64 origin = 15;
 }
 
 message ErrorReply {

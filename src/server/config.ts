@@ -46,6 +46,23 @@ const schema = z.strictObject({
   'max-queued-bytes': positiveInt.default(16 * 1024 * 1024),
   'max-calls-per-connection': positiveInt.default(10000),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  // Cluster (Raft). Without initial-cluster the member runs alone (no peer listener).
+  'initial-cluster': z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+=(tcp|ws):\/\/[^,=\s]+(,[A-Za-z0-9._-]+=(tcp|ws):\/\/[^,=\s]+)*$/, 'expected name=tcp://host:port,name=tcp://host:port,...')
+    .optional(),
+  'initial-cluster-state': z.enum(['new', 'existing']).default('new'),
+  'listen-peer-urls': z.string().regex(/^(tcp|ws):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port or ws://host:port').optional(),
+  'initial-advertise-peer-urls': z.string().regex(/^(tcp|ws):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port or ws://host:port').optional(),
+  'advertise-client-urls': z.string().optional(),
+  // Watch: etcd's progress-notify interval (here in ms; etcd's minimum is 100 ms) and the events
+  // one watcher may hold queued for a slow client before it falls behind (etcetera's own).
+  'experimental-watch-progress-notify-interval': positiveInt.default(10 * 60 * 1000),
+  'watch-queue-events-max': positiveInt.default(1024),
+  // Leases: etcd's checkpointing of remaining TTLs through the log (off by default, as in etcd),
+  // and its interval (here in ms; etcd's default is 5 minutes).
+  'experimental-enable-lease-checkpoint': z.boolean().default(false),
+  'experimental-lease-checkpoint-interval': positiveInt.default(5 * 60 * 1000),
 });
 
 export type RawConfig = z.input<typeof schema>;
@@ -68,6 +85,23 @@ export interface Config {
   readonly maxQueuedBytes: number;
   readonly maxCallsPerConnection: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** The initial members (name → peer URL), in file order; empty when running alone. */
+  readonly initialCluster: readonly { readonly name: string; readonly peerUrl: string }[];
+  readonly initialClusterState: 'new' | 'existing';
+  /** Where this member listens for peers (tcp:// or ws://); set iff initialCluster is. */
+  readonly listenPeerUrl: string | undefined;
+  /** The peer URL other members dial (default: listenPeerUrl). */
+  readonly advertisePeerUrl: string | undefined;
+  /** Client URLs published in the member list (default: the listeners' URLs once bound). */
+  readonly advertiseClientUrls: readonly string[] | undefined;
+  /** Period of progress notifications to idle watchers that asked for them. */
+  readonly watchProgressNotifyIntervalMs: number;
+  /** Events a watcher may hold queued for a slow client before it catches up from history. */
+  readonly watchQueueEventsMax: number;
+  /** Whether the leader persists remaining lease TTLs through the log (lease checkpoints). */
+  readonly leaseCheckpointEnabled: boolean;
+  /** How often the leader checkpoints the remaining TTL of each lease longer than this. */
+  readonly leaseCheckpointIntervalMs: number;
 }
 
 export const Config: ServiceIdentifier<Config> = Symbol.for('etcetera.Config');
@@ -138,6 +172,22 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, so
     seen.add(l.address);
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
+  const initialCluster = (c['initial-cluster'] ?? '')
+    .split(',')
+    .filter((x) => x !== '')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return Object.freeze({ name: pair.slice(0, eq), peerUrl: pair.slice(eq + 1) });
+    });
+  if (initialCluster.length > 0) {
+    const names = new Set(initialCluster.map((m) => m.name));
+    if (names.size !== initialCluster.length) problems.push('initial-cluster: a member name appears twice');
+    if (!names.has(c.name)) problems.push(`initial-cluster: this member's name "${c.name}" is not in it`);
+    if (c['listen-peer-urls'] === undefined) problems.push('listen-peer-urls: required with initial-cluster');
+  } else if (c['listen-peer-urls'] !== undefined) {
+    problems.push('initial-cluster: required with listen-peer-urls');
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
   const dataDir = c['data-dir'] ?? `./data/${c.name}`;
   return Object.freeze({
     name: c.name,
@@ -154,6 +204,15 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, so
     maxQueuedBytes: c['max-queued-bytes'],
     maxCallsPerConnection: c['max-calls-per-connection'],
     logLevel: c['log-level'],
+    initialCluster: Object.freeze(initialCluster),
+    initialClusterState: c['initial-cluster-state'],
+    listenPeerUrl: c['listen-peer-urls'],
+    advertisePeerUrl: c['initial-advertise-peer-urls'] ?? c['listen-peer-urls'],
+    advertiseClientUrls: c['advertise-client-urls'] === undefined ? undefined : Object.freeze(c['advertise-client-urls'].split(',').filter((u) => u !== '')),
+    watchProgressNotifyIntervalMs: c['experimental-watch-progress-notify-interval'],
+    watchQueueEventsMax: c['watch-queue-events-max'],
+    leaseCheckpointEnabled: c['experimental-enable-lease-checkpoint'],
+    leaseCheckpointIntervalMs: c['experimental-lease-checkpoint-interval'],
   });
 }
 

@@ -4,14 +4,16 @@
  *
  *   Config ─▶ driver module ─▶ StorageDriver.open(dataDir) ─▶ KvStore ─▶ Applier ─▶ host
  *                                                                                   │
- *                          transports (ws, tcp) ◀── Services {kv, maintenance} ◀────┘
+ *                          transports (ws, tcp) ◀── Services {kv, maintenance, watch, lease} ◀──┘
  */
 import { Container, ContainerModule } from 'inversify';
 import { Applier } from '../core/apply/applier.js';
+import { Lessor } from '../core/lease/lessor.js';
 import { KvStore } from '../core/mvcc/kv-store.js';
+import { Clock } from '../core/ports/clock.js';
 import { Logger } from '../core/ports/logger.js';
 import { Services } from '../core/ports/services.js';
-import { StorageDriver, type StorageKind } from '../core/ports/storage-driver.js';
+import { StorageDriver, type StorageHandles, type StorageKind } from '../core/ports/storage-driver.js';
 import { lmdbDriverModule } from '../drivers/lmdb/module.js';
 import { memoryDriverModule } from '../drivers/memory/module.js';
 import { sqliteDriverModule } from '../drivers/sqlite/module.js';
@@ -23,7 +25,72 @@ import { clusterIdFor, memberIdFor } from './ids.js';
 import { KvServiceImpl, MaintenanceServiceImpl } from './kv-service.js';
 import { EtceteraServer, type Listener } from './server.js';
 import { SingleMemberHost } from './single-member-host.js';
-import { ApplierToken, FatalHandler, KvStoreToken, StorageHandlesToken } from './tokens.js';
+import { RaftHost } from './raft-host.js';
+import type { Member } from './membership.js';
+import { createPeerTransport } from '../transports/peer/module.js';
+import { SeededRandom } from '../core/raft/seeded-random.js';
+import { randomBytes } from 'node:crypto';
+import { LeaseLoop } from './lease-loop.js';
+import { LeaseServiceImpl } from './lease-service.js';
+import { ApplierToken, FatalHandler, KvStoreToken, LessorToken, StorageHandlesToken } from './tokens.js';
+import { WatchHub } from './watch-hub.js';
+import { WatchServiceImpl } from './watch-service.js';
+
+/** A Raft host for a member of `cfg.initialCluster`, with its peer transport. */
+function createRaftHost(
+  cfg: Config,
+  store: KvStore,
+  applier: Applier,
+  storage: StorageHandles,
+  reloaded: () => void,
+  fatal: (err: unknown) => void,
+  log: Logger,
+): RaftHost {
+  const token = cfg.initialClusterToken;
+  const memberId = memberIdFor(cfg.name, token);
+  const initialMembers: Member[] = cfg.initialCluster.map((m) => ({
+    id: memberIdFor(m.name, token),
+    name: m.name,
+    peerURLs: [m.peerUrl],
+    clientURLs: [],
+    isLearner: false,
+  }));
+  const clusterId = clusterIdFor(
+    initialMembers.map((m) => m.id),
+    token,
+  );
+  const peerUrl = new URL(cfg.listenPeerUrl!);
+  const transport = createPeerTransport(
+    peerUrl.protocol === 'ws:' ? 'ws' : 'tcp',
+    { memberId, clusterId, listenAddress: peerUrl.host },
+    log,
+  );
+  const seed = randomBytes(4).readUInt32BE(0);
+  return new RaftHost(
+    store,
+    applier,
+    storage.logStore,
+    storage.backend,
+    transport,
+    new SeededRandom(seed),
+    {
+      memberId,
+      clusterId,
+      initialMembers,
+      bootstrap: cfg.initialClusterState === 'new',
+      tickMs: cfg.heartbeatIntervalMs,
+      heartbeatTicks: 1,
+      electionTicks: Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.heartbeatIntervalMs)),
+      maxRequestBytes: cfg.maxRequestBytes,
+      maxPendingProposals: 5000,
+      snapshotCount: cfg.snapshotCount,
+      requestTimeoutMs: Math.max(5000, 5 * cfg.electionTimeoutMs),
+      reloaded,
+      fatal,
+    },
+    log,
+  );
+}
 
 /** One module per storage kind; a kind without a module fails to compile. */
 export const driverModules = {
@@ -61,8 +128,26 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
     .toDynamicValue((ctx) => new KvStore(ctx.get(StorageHandlesToken).backend))
     .inSingletonScope();
   container
+    .bind(LessorToken)
+    .toDynamicValue((ctx) => {
+      const cfg = ctx.get(Config);
+      const lessor = new Lessor({ checkpointIntervalMs: cfg.leaseCheckpointEnabled ? cfg.leaseCheckpointIntervalMs : 0 });
+      lessor.recover(ctx.get(StorageHandlesToken).backend, ctx.get(KvStoreToken));
+      return lessor;
+    })
+    .inSingletonScope();
+  container
     .bind(ApplierToken)
-    .toDynamicValue((ctx) => new Applier(ctx.get(KvStoreToken)))
+    .toDynamicValue((ctx) => new Applier(ctx.get(KvStoreToken), { lessor: ctx.get(LessorToken) }))
+    .inSingletonScope();
+  // Lease expiry needs a clock that never jumps: a monotonic one.
+  if (!container.isBound(Clock)) container.bind(Clock).toConstantValue({ nowMs: () => performance.now() });
+  container.bind(LeaseServiceImpl).toSelf().inSingletonScope();
+  container
+    .bind(LeaseLoop)
+    .toDynamicValue(
+      (ctx) => new LeaseLoop(ctx.get(LeaseServiceImpl), ctx.get(LessorToken), ctx.get(Clock), ctx.get(Logger)),
+    )
     .inSingletonScope();
   container
     .bind(ConsensusHost)
@@ -70,6 +155,13 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
       const cfg = ctx.get(Config);
       const memberId = memberIdFor(cfg.name, cfg.initialClusterToken);
       const storage = ctx.get(StorageHandlesToken);
+      if (cfg.initialCluster.length > 0) {
+        const store = ctx.get(KvStoreToken);
+        const lessor = ctx.get(LessorToken);
+        // After a snapshot from the leader replaced the backend, leases are rebuilt from it too.
+        const reloaded = (): void => lessor.reload(storage.backend, store);
+        return createRaftHost(cfg, store, ctx.get(ApplierToken), storage, reloaded, ctx.get(FatalHandler), ctx.get(Logger));
+      }
       return new SingleMemberHost(
         ctx.get(KvStoreToken),
         ctx.get(ApplierToken),
@@ -90,8 +182,24 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
   container.bind(KvServiceImpl).toSelf().inSingletonScope();
   container.bind(MaintenanceServiceImpl).toSelf().inSingletonScope();
   container
+    .bind(WatchHub)
+    .toDynamicValue((ctx) => {
+      const cfg = ctx.get(Config);
+      return new WatchHub(ctx.get(ConsensusHost), {
+        queueEventsMax: cfg.watchQueueEventsMax,
+        progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
+      });
+    })
+    .inSingletonScope();
+  container.bind(WatchServiceImpl).toSelf().inSingletonScope();
+  container
     .bind(Services)
-    .toDynamicValue((ctx) => ({ kv: ctx.get(KvServiceImpl), maintenance: ctx.get(MaintenanceServiceImpl) }))
+    .toDynamicValue((ctx) => ({
+      kv: ctx.get(KvServiceImpl),
+      maintenance: ctx.get(MaintenanceServiceImpl),
+      watch: ctx.get(WatchServiceImpl),
+      lease: ctx.get(LeaseServiceImpl),
+    }))
     .inSingletonScope();
   container
     .bind<Listener[]>(ListenersToken)
@@ -119,5 +227,6 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
     container.get<Listener[]>(ListenersToken),
     handles,
     logger,
+    [container.get(LeaseLoop)],
   );
 }

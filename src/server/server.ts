@@ -1,7 +1,7 @@
 /**
  * A running member: the consensus host plus its client listeners. Start order: host (open the
- * log, replay), then listeners; stop order: listeners, host, storage (whoever opened a
- * resource closes it).
+ * log, replay), then workers, then listeners; stop order: listeners, workers, host, storage
+ * (whoever opened a resource closes it).
  */
 import type { Logger } from '../core/ports/logger.js';
 import type { StorageHandles } from '../core/ports/storage-driver.js';
@@ -12,6 +12,16 @@ import type { ConsensusHost } from './host.js';
 export interface Listener {
   listen(): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
+}
+
+/**
+ * Something that runs beside the listeners while the member serves and may propose entries
+ * (the lease expiry loop): started once the host is, stopped before it.
+ */
+export interface Worker {
+  start(): void;
+  /** Resolves once nothing of the worker is in flight any more. */
+  stop(): Promise<void>;
 }
 
 export interface ListeningAddress {
@@ -29,6 +39,7 @@ export class EtceteraServer {
     private readonly listeners: readonly Listener[],
     private readonly storage: StorageHandles,
     private readonly log: Logger,
+    private readonly workers: readonly Worker[] = [],
   ) {}
 
   /** The URLs clients can reach, once started (ports resolved when the config said 0). */
@@ -38,6 +49,7 @@ export class EtceteraServer {
 
   async start(): Promise<void> {
     await this.host.start();
+    for (const w of this.workers) w.start();
     for (let i = 0; i < this.listeners.length; i++) {
       const l = this.listeners[i]!;
       const transport = this.config.listeners[i]!.transport;
@@ -63,6 +75,7 @@ export class EtceteraServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.allSettled(this.listeners.map((l) => l.close()));
+      await Promise.allSettled(this.workers.map((w) => w.stop()));
       await this.host.stop();
       await this.storage.backend.close();
       await this.storage.logStore.close();

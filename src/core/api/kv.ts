@@ -9,6 +9,7 @@
  * Optional request fields follow proto3: absent means the zero value. A decoded protobuf
  * message may carry `null` for an absent oneof member, so readers use `?? 0` / `?? EMPTY`.
  */
+import type { LeaseCheckpointRequest, LeaseGrantRequest, LeaseRevokeRequest } from './lease.js';
 
 /** Raw bytes. Keys are compared byte-wise (unsigned lexicographic order). */
 export type Bytes = Uint8Array;
@@ -184,8 +185,19 @@ export interface StatusResponse {
 export interface InternalRequest {
   /** Request id, unique per proposing member; 0 for entries nobody waits on. */
   id: number;
+  /**
+   * Member id of the proposer (0 when only one member can propose). With `id` it names the
+   * waiter to answer: the proposer resolves its waiter only for entries it proposed.
+   */
+  origin?: number;
   put?: PutRequest | null;
   deleteRange?: DeleteRangeRequest | null;
   txn?: TxnRequest | null;
   compaction?: CompactionRequest | null;
+  /** A grant whose ID the proposer already chose (never 0) and whose TTL it already raised. */
+  leaseGrant?: LeaseGrantRequest | null;
+  /** A revoke: by a client, or by the leader for an expired lease. */
+  leaseRevoke?: LeaseRevokeRequest | null;
+  /** Remaining TTLs the leader saw (lease checkpointing). */
+  leaseCheckpoint?: LeaseCheckpointRequest | null;
 }

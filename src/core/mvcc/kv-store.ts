@@ -357,9 +357,22 @@ class WriteTxn implements KvWriteTxn {
  * A fresh store is at revision 1 with compact revision 0 (etcd's first header revision is 1).
  */
 export class KvStore {
-  private readonly st: MvccState;
+  private st!: MvccState;
 
-  constructor(backend: Backend) {
+  constructor(private readonly backend: Backend) {
+    this.load();
+  }
+
+  /**
+   * Rebuilds everything kept in memory from the backend, after its content was replaced (a
+   * Raft snapshot from the leader was restored into it).
+   */
+  reload(): void {
+    this.load();
+  }
+
+  private load(): void {
+    const backend = this.backend;
     const st = (this.st = new MvccState(backend));
     const ci = backend.get('meta', META_CONSISTENT_INDEX);
     if (ci !== undefined) {
@@ -464,6 +477,28 @@ export class KvStore {
     });
     st.ops.push({ type: 'put', bucket: 'meta', key: META_FINISHED_COMPACT, value: compactBytes });
     st.compactRev = revision;
+  }
+
+  /**
+   * Visits the current KeyValue of every live key, in key order, one at a time (nothing is
+   * accumulated, so it suits a key space of any size): for projections rebuilt from the key
+   * space when the store opens (lease attachments). `visit` must not write to the store.
+   */
+  forEachLive(visit: (kv: KeyValue) => void): void {
+    const st = this.st;
+    assert(!st.txnOpen, 'forEachLive while a write txn is open');
+    st.index.range('', '', st.currentRev, 0, (_ki, main, sub) => visit(st.readKv(main, sub)));
+  }
+
+  /**
+   * Adds a write of another projection (the lease table) to the pending batch, so that it
+   * commits atomically with the KV changes and the consistent index of the same apply batch:
+   * replay after a crash then finds both or neither. The `key` and `meta` buckets belong to
+   * the store and may not be written this way.
+   */
+  stageOp(op: BackendOp): void {
+    assert(op.bucket !== 'key' && op.bucket !== 'meta', `stageOp on the store's own bucket ${op.bucket}`);
+    this.st.ops.push(op);
   }
 
   /**
