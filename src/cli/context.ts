@@ -16,6 +16,17 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../core/api/kv.js';
+import type {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../core/api/lease.js';
+import type { Observable } from 'rxjs';
 import { CliError, ExitCode } from './cli-error.js';
 import { createPrinter, type Printer, type PrinterOptions, type Sink } from './printer.js';
 
@@ -50,6 +61,19 @@ export interface CliClient {
   compact(req: CompactionRequest, o?: CliCallOptions): Promise<CompactionResponse>;
   status(o?: CliCallOptions): Promise<StatusResponse>;
   close(): Promise<void>;
+  // Leases (optional so that test doubles without them still fit; `lease` commands need them).
+  leaseGrant?(req: LeaseGrantRequest, o?: CliCallOptions): Promise<LeaseGrantResponse>;
+  leaseRevoke?(req: LeaseRevokeRequest, o?: CliCallOptions): Promise<LeaseRevokeResponse>;
+  leaseTimeToLive?(req: LeaseTimeToLiveRequest, o?: CliCallOptions): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases?(o?: CliCallOptions): Promise<LeaseLeasesResponse>;
+  /**
+   * Keep-alives of lease `id`: `keepAliveOnce` rejects with a KvError coded `LeaseNotFound`
+   * when the server answers TTL 0; `keepAlive` renews until it errors so (lease lost).
+   */
+  lease?(id: number): {
+    keepAliveOnce(o?: { timeoutMs?: number }): Promise<LeaseKeepAliveResponse>;
+    keepAlive(): Observable<LeaseKeepAliveResponse>;
+  };
 }
 
 /** Makes a client; a throw (or rejection) means the endpoints are unusable: exit 2. */

@@ -18,6 +18,8 @@ export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'physical',
   'hex',
   'interactive',
+  'keys',
+  'once',
 ]);
 
 /**

@@ -19,8 +19,10 @@ import { registerCompaction } from './commands/compaction.js';
 import { registerDel } from './commands/del.js';
 import { registerEndpoint } from './commands/endpoint.js';
 import { registerGet } from './commands/get.js';
+import { registerLease } from './commands/lease.js';
 import { registerPut } from './commands/put.js';
 import { registerTxn } from './commands/txn.js';
+import { registerWatch } from './commands/watch.js';
 import { CommandContext, type ClientFactory, type CliClient, type CliIo, type GlobalOptions } from './context.js';
 import { durationFlagMs, normalizeBooleanFlags } from './flags.js';
 import { parseGoBool } from './go-format.js';
@@ -123,6 +125,8 @@ function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => Comman
   registerTxn(program, current);
   registerCompaction(program, current);
   registerEndpoint(program, current);
+  registerLease(program, current);
+  registerWatch(program, current);
   return program;
 }
 

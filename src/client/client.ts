@@ -32,7 +32,19 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../core/api/kv.js';
+import type { Event } from '../core/api/kv.js';
+import type { WatchResponse } from '../core/api/watch.js';
+import type {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../core/api/lease.js';
 import { KvError } from '../core/errors.js';
+import { mergeMap, type Observable } from 'rxjs';
 import { encodeFrame, frameBytes, FrameKind } from '../transports/codec/frame.js';
 import { Methods, type UnaryMethod } from '../transports/codec/methods.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../transports/codec/options.js';
@@ -45,10 +57,14 @@ import {
   type DeleteOpOptions,
   type GetOpOptions,
 } from './txn.js';
+import { WatchManager, type WatchOptions } from './watch.js';
+import { KeepAliveManager, Lease, type LeaseHost } from './lease.js';
 
 export { prefixEnd, toBytes, keyRange, type KeyLike, type RangeSelector } from './keys.js';
 export { Cmp, Op, TxnBuilder, type CompareOp, type GetOpOptions, type PutOpOptions, type DeleteOpOptions } from './txn.js';
 export { KvError, errorFromWire } from './errors.js';
+export type { WatchOptions } from './watch.js';
+export { Lease, LeaseLostError } from './lease.js';
 
 /** How a Client connects and how long it waits. */
 export interface ClientOptions {
@@ -115,7 +131,7 @@ function onTimeout(p: PendingCall): void {
 }
 
 /** A client of one etcetera cluster. See the module comment. */
-export class Client implements ConnectionOwner {
+export class Client implements ConnectionOwner, LeaseHost {
   private readonly endpoints: Endpoint[];
   private readonly timeoutMs: number;
   private readonly dialTimeoutMs: number;
@@ -129,6 +145,10 @@ export class Client implements ConnectionOwner {
   private nextEndpoint = 0;
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** Waiting for a connection outside of a call (the watch stream). */
+  private connWaiters: { resolve(conn: ClientConnection): void; reject(err: KvError): void }[] = [];
+  private watches: WatchManager | null = null;
+  private keepAliveManager: KeepAliveManager | null = null;
 
   constructor(options: ClientOptions) {
     if (options.endpoints.length === 0) throw new TypeError('Client: endpoints must not be empty');
@@ -171,7 +191,57 @@ export class Client implements ConnectionOwner {
     return this.call(Methods.Status, {}, o, 1);
   }
 
+  /** Lease.LeaseGrant (TTL in seconds; ID 0 = the server picks). Not retried. */
+  leaseGrant(req: LeaseGrantRequest, o?: CallOptions): Promise<LeaseGrantResponse> {
+    return this.call(Methods.LeaseGrant, req, o, 0);
+  }
+
+  /** Lease.LeaseRevoke. Not retried (a retry after a lost answer would say "not found"). */
+  leaseRevoke(req: LeaseRevokeRequest, o?: CallOptions): Promise<LeaseRevokeResponse> {
+    return this.call(Methods.LeaseRevoke, req, o, 0);
+  }
+
+  /** Lease.LeaseTimeToLive. Retried once. */
+  leaseTimeToLive(req: LeaseTimeToLiveRequest, o?: CallOptions): Promise<LeaseTimeToLiveResponse> {
+    return this.call(Methods.LeaseTimeToLive, req, o, 1);
+  }
+
+  /** Lease.LeaseLeases: every lease ID. Retried once. */
+  leaseLeases(o?: CallOptions): Promise<LeaseLeasesResponse> {
+    return this.call(Methods.LeaseLeases, {}, o, 1);
+  }
+
   // Conveniences ------------------------------------------------------------------------------
+
+  /**
+   * Grants a lease of `ttlSec` seconds (raised to the server's minimum) and returns it as a
+   * `Lease`: put keys with it, keep it alive (`lease.keepAlive()`), revoke it. `o.id` asks for
+   * a given ID instead of one the server picks.
+   */
+  async grant(ttlSec: number, o?: CallOptions & { id?: number }): Promise<Lease> {
+    const { id, ...call } = o ?? {};
+    const r = await this.leaseGrant({ TTL: ttlSec, ID: id ?? 0 }, call);
+    return new Lease(this, r.ID, r.TTL);
+  }
+
+  /** A `Lease` object for an existing lease ID (its TTL, if not given, is learnt on renewal). */
+  lease(id: number, ttlSec = 0): Lease {
+    return new Lease(this, id, ttlSec);
+  }
+
+  /** @internal LeaseHost: the per-call deadline. */
+  get callTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
+  /** @internal LeaseHost: the keep-alive stream of this client. */
+  keepAlives(): KeepAliveManager {
+    if (this.keepAliveManager === null) {
+      this.keepAliveManager = new KeepAliveManager(this);
+      if (this.closed) this.keepAliveManager.close(new KvError('TransportClosed', 'client closed'));
+    }
+    return this.keepAliveManager;
+  }
 
   /** Range over `key` (or the keys `o` selects: prefix, fromKey, rangeEnd). */
   get(key: KeyLike, o?: GetOptions): Promise<RangeResponse> {
@@ -201,6 +271,47 @@ export class Client implements ConnectionOwner {
     return new TxnBuilder((req, o) => this.txnRaw(req, o));
   }
 
+  // Watches -----------------------------------------------------------------------------------
+
+  /**
+   * Watches `key` (or the keys `options` selects) as a cold Observable of WatchResponses: each
+   * subscription creates one watcher on the server (all share one stream) and unsubscribing
+   * cancels it. The first reply is the `created` one; then event replies (events in strictly
+   * increasing revision order, all events of a revision in one reply) and progress replies
+   * (no events). After a connection loss or a member failure the watcher resumes, on the next
+   * reachable endpoint, from the revision after the last one it saw: no gap, no duplicate.
+   * Errors: `CompactedError` when the history it needs is compacted, a KvError when the server
+   * refuses or cancels it, `TransportClosed` when the client is closed. See watch.ts.
+   */
+  watch(key: KeyLike, options?: WatchOptions): Observable<WatchResponse> {
+    this.watches ??= new WatchManager(this);
+    return this.watches.watch(key, options);
+  }
+
+  /** `watch()` flattened to its events, one emission per event. */
+  watchEvents(key: KeyLike, options?: WatchOptions): Observable<Event> {
+    return this.watch(key, options).pipe(mergeMap((res) => res.events));
+  }
+
+  /**
+   * Asks the server for a progress reply on the watch stream: every active watcher then emits
+   * a reply without events (`watchId` -1) whose header revision it has been served up to.
+   */
+  requestWatchProgress(): void {
+    this.watches?.requestProgress();
+  }
+
+  /** @internal The live connection, connecting if needed (used by the watch stream). */
+  acquire(): Promise<ClientConnection> {
+    if (this.closed) return Promise.reject(new KvError('TransportClosed', 'client closed'));
+    const conn = this.conn;
+    if (conn !== null && conn.open) return Promise.resolve(conn);
+    return new Promise((resolve, reject) => {
+      this.connWaiters.push({ resolve, reject });
+      if (!this.connecting) void this.connect();
+    });
+  }
+
   /**
    * Closes the connection. Calls in flight or waiting fail with `TransportClosed`; later calls
    * fail at once. Idempotent.
@@ -209,9 +320,14 @@ export class Client implements ConnectionOwner {
     if (this.closing !== null) return this.closing;
     this.closed = true;
     const err = new KvError('TransportClosed', 'client closed');
+    this.watches?.close(err);
+    this.keepAliveManager?.close(err);
     const waiting = this.waiting;
     this.waiting = [];
     for (const p of waiting) this.settle(p, null, err);
+    const connWaiters = this.connWaiters;
+    this.connWaiters = [];
+    for (const w of connWaiters) w.reject(err);
     const conn = this.conn;
     this.conn = null;
     if (conn === null) {
@@ -283,12 +399,16 @@ export class Client implements ConnectionOwner {
     }
     const waiting = this.waiting;
     this.waiting = [];
+    const connWaiters = this.connWaiters;
+    this.connWaiters = [];
     if (conn === null) {
       const err = new KvError('TransportClosed', `no endpoint reachable (${failures.join('; ')})`);
       for (const p of waiting) this.settle(p, null, err);
+      for (const w of connWaiters) w.reject(err);
       return;
     }
     this.conn = conn;
+    for (const w of connWaiters) w.resolve(conn);
     // dispatch, not conn.start: should the connection already be gone, the calls wait for the
     // next one instead of being sent into a dead socket.
     for (const p of waiting) if (!p.done) this.dispatch(p);

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { errorFromWire, KvError } from '../core/errors.js';
 import { codecOf } from '../codec/messages.js';
 import {
+  encodeFrame,
   encodeRawFrame,
   FrameKind,
   HEADER_BYTES,
@@ -16,7 +17,7 @@ import {
   MAX_CALL_ID,
 } from '../transports/codec/frame.js';
 import { FrameDecoder, type FrameSink } from '../transports/codec/frame-decoder.js';
-import type { UnaryMethod } from '../transports/codec/methods.js';
+import type { StreamMethod, UnaryMethod } from '../transports/codec/methods.js';
 
 const errorReplyCodec = codecOf('etcetera.ErrorReply');
 
@@ -53,6 +54,19 @@ export interface CallSlot {
   readonly frame: Buffer;
 }
 
+/**
+ * One open stream, as the connection sees it. The connection calls `message` for every
+ * STREAM_MESSAGE, then `ended` exactly once: null for the server's STREAM_CLOSE, the error of
+ * an ERROR frame, or the connection's loss. It is not called after the owner cancelled it.
+ */
+export interface StreamSlot {
+  /** Set by the connection when the stream is opened on it. */
+  id: number;
+  readonly method: StreamMethod<any, any>;
+  message(msg: unknown): void;
+  ended(error: KvError | null): void;
+}
+
 /** What a connection tells its owner. */
 export interface ConnectionOwner {
   /** An answer for `slot` arrived (already removed from the connection). */
@@ -70,6 +84,8 @@ function uncork(conn: ClientConnection): void {
 export class ClientConnection implements FrameSink {
   /** Calls sent and not answered, by id. */
   readonly pending = new Map<number, CallSlot>();
+  /** Open streams, by id (ids are unique across calls and streams). */
+  private readonly streams = new Map<number, StreamSlot>();
   corked = false;
   private nextId = 1;
   private isOpen = true;
@@ -126,11 +142,44 @@ export class ClientConnection implements FrameSink {
     return this.isOpen;
   }
 
+  private freshId(): number {
+    let id = this.nextId;
+    while (this.pending.has(id) || this.streams.has(id)) id = id === MAX_CALL_ID ? 1 : id + 1;
+    this.nextId = id === MAX_CALL_ID ? 1 : id + 1;
+    return id;
+  }
+
+  /**
+   * Opens a stream for `slot` under a fresh id (STREAM_OPEN). On a closed connection the slot
+   * is ended at once with TransportClosed.
+   */
+  openStream(slot: StreamSlot): void {
+    if (!this.isOpen) {
+      slot.ended(new KvError('TransportClosed', `connection to ${this.endpoint.url} closed`));
+      return;
+    }
+    const id = this.freshId();
+    slot.id = id;
+    this.streams.set(id, slot);
+    this.send(encodeRawFrame(FrameKind.STREAM_OPEN, id, slot.method.id, null));
+  }
+
+  /** Sends one message on an open stream; a no-op once it ended. */
+  streamSend(slot: StreamSlot, msg: unknown): void {
+    if (this.streams.get(slot.id) !== slot || !this.isOpen) return;
+    this.send(encodeFrame(FrameKind.STREAM_MESSAGE, slot.id, 0, slot.method.request, msg));
+  }
+
+  /** Cancels an open stream (CANCEL); the slot is not told (its owner asked). */
+  cancelStream(slot: StreamSlot): void {
+    if (this.streams.get(slot.id) !== slot) return;
+    this.streams.delete(slot.id);
+    if (this.isOpen) this.send(encodeRawFrame(FrameKind.CANCEL, slot.id, 0, null));
+  }
+
   /** Sends `slot` under a fresh id. */
   start(slot: CallSlot): void {
-    let id = this.nextId;
-    while (this.pending.has(id)) id = id === MAX_CALL_ID ? 1 : id + 1;
-    this.nextId = id === MAX_CALL_ID ? 1 : id + 1;
+    const id = this.freshId();
     slot.id = id;
     slot.conn = this;
     slot.frame.writeUInt32BE(id, ID_OFFSET);
@@ -158,6 +207,11 @@ export class ClientConnection implements FrameSink {
   onFrame(frame: Buffer): void {
     if (frame.length < HEADER_BYTES) return;
     const id = frame.readUInt32BE(1);
+    const stream = this.streams.get(id);
+    if (stream !== undefined) {
+      this.onStreamFrame(stream, frame);
+      return;
+    }
     const slot = this.pending.get(id);
     if (slot === undefined) return; // id 0 (a diagnostic), or a call we gave up on
     this.pending.delete(id);
@@ -185,8 +239,45 @@ export class ClientConnection implements FrameSink {
     }
   }
 
+  private onStreamFrame(stream: StreamSlot, frame: Buffer): void {
+    const kind = frame[0];
+    if (kind === FrameKind.STREAM_MESSAGE) {
+      let msg: unknown;
+      try {
+        msg = stream.method.response.decode(frame.subarray(HEADER_BYTES));
+      } catch (err) {
+        this.streams.delete(stream.id);
+        this.send(encodeRawFrame(FrameKind.CANCEL, stream.id, 0, null));
+        stream.ended(new KvError('Internal', `malformed stream message: ${(err as Error).message}`));
+        return;
+      }
+      stream.message(msg);
+      return;
+    }
+    this.streams.delete(stream.id);
+    if (kind === FrameKind.STREAM_CLOSE) {
+      stream.ended(null);
+    } else if (kind === FrameKind.ERROR) {
+      let error: KvError;
+      try {
+        const reply = errorReplyCodec.decode(frame.subarray(HEADER_BYTES));
+        error = errorFromWire(reply.status, reply.message);
+      } catch (err) {
+        error = new KvError('Internal', `malformed error answer: ${(err as Error).message}`);
+      }
+      stream.ended(error);
+    } else {
+      stream.ended(new KvError('Internal', `unexpected frame kind ${kind} on a stream`));
+    }
+  }
+
   /** An answer larger than maxResponseBytes: fail that call, drop the connection. */
   onOversized(length: number, _kind: number, id: number): void {
+    const stream = this.streams.get(id);
+    if (stream !== undefined) {
+      this.streams.delete(id);
+      stream.ended(new KvError('FrameTooLarge', `stream message of ${length} bytes`));
+    }
     const slot = this.pending.get(id);
     if (slot !== undefined) {
       this.pending.delete(id);
@@ -211,7 +302,10 @@ export class ClientConnection implements FrameSink {
     this.decoder?.stop();
     const inFlight = [...this.pending.values()];
     this.pending.clear();
+    const streams = [...this.streams.values()];
+    this.streams.clear();
     this.owner.lost(this, inFlight, reason);
+    for (const s of streams) s.ended(reason);
   }
 }
 

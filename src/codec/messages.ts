@@ -32,6 +32,21 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../core/api/kv.js';
+import type { WatchRequest, WatchResponse } from '../core/api/watch.js';
+import type {
+  LeaseCheckpointRequest,
+  LeaseCheckpointResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  LeaseLeasesRequest,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../core/api/lease.js';
 import { schemaRoot } from './schema.js';
 
 /** `etcetera.ErrorReply`: how ws/tcp carry a failed call (see errors.ts `ERRORS`). */
@@ -57,6 +72,20 @@ export interface MessageTypes {
   'etcdserverpb.CompactionResponse': CompactionResponse;
   'etcdserverpb.StatusRequest': StatusRequest;
   'etcdserverpb.StatusResponse': StatusResponse;
+  'etcdserverpb.WatchRequest': WatchRequest;
+  'etcdserverpb.WatchResponse': WatchResponse;
+  'etcdserverpb.LeaseGrantRequest': LeaseGrantRequest;
+  'etcdserverpb.LeaseGrantResponse': LeaseGrantResponse;
+  'etcdserverpb.LeaseRevokeRequest': LeaseRevokeRequest;
+  'etcdserverpb.LeaseRevokeResponse': LeaseRevokeResponse;
+  'etcdserverpb.LeaseCheckpointRequest': LeaseCheckpointRequest;
+  'etcdserverpb.LeaseCheckpointResponse': LeaseCheckpointResponse;
+  'etcdserverpb.LeaseKeepAliveRequest': LeaseKeepAliveRequest;
+  'etcdserverpb.LeaseKeepAliveResponse': LeaseKeepAliveResponse;
+  'etcdserverpb.LeaseTimeToLiveRequest': LeaseTimeToLiveRequest;
+  'etcdserverpb.LeaseTimeToLiveResponse': LeaseTimeToLiveResponse;
+  'etcdserverpb.LeaseLeasesRequest': LeaseLeasesRequest;
+  'etcdserverpb.LeaseLeasesResponse': LeaseLeasesResponse;
   'etcetera.InternalRequest': InternalRequest;
   'etcetera.ErrorReply': ErrorReply;
 }

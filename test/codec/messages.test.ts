@@ -112,6 +112,10 @@ const samples: Record<string, [object, object]> = {
     txnResponse,
   ],
   Compact: [{ revision: BIG, physical: true }, { header }],
+  LeaseGrant: [{ TTL: 9_000_000_000, ID: BIG }, { header, ID: BIG, TTL: 5, error: 'x' }],
+  LeaseRevoke: [{ ID: BIG }, { header }],
+  LeaseTimeToLive: [{ ID: BIG, keys: true }, { header, ID: BIG, TTL: -1, grantedTTL: 30, keys: [b('k1'), b('')] }],
+  LeaseLeases: [{}, { header, leases: [{ ID: 1 }, { ID: BIG }] }],
   Status: [
     {},
     {

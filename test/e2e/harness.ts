@@ -14,6 +14,8 @@ export interface ServerProcess {
   readonly dataDir: string;
   readonly ws: string;
   readonly tcp: string;
+  /** The grpc listener's URL (`grpc://host:port`), when started with `grpcAddress`. */
+  readonly grpc?: string;
   /** Every log line the server wrote (stderr), parsed. */
   readonly logs: Record<string, unknown>[];
   /** Sends a signal and resolves with the exit code (or signal name). */
@@ -30,6 +32,8 @@ export interface StartOptions {
   /** Fixed listener addresses, default 127.0.0.1:0 each. */
   wsAddress?: string;
   tcpAddress?: string;
+  /** Adds a grpc listener (etcd's gRPC API + HTTP endpoints) at this address, e.g. 127.0.0.1:0. */
+  grpcAddress?: string;
 }
 
 export function tempDir(prefix: string): string {
@@ -50,6 +54,7 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
       'listeners:',
       `  - { transport: ws, address: "${o.wsAddress ?? '127.0.0.1:0'}" }`,
       `  - { transport: tcp, address: "${o.tcpAddress ?? '127.0.0.1:0'}" }`,
+      ...(o.grpcAddress === undefined ? [] : [`  - { transport: grpc, address: "${o.grpcAddress}" }`]),
       'log-level: info',
       o.extra ?? '',
     ].join('\n'),
@@ -57,7 +62,7 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [SERVER_MAIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const exited = new Promise<number | string>((res) => proc.once('exit', (code, sig) => res(code ?? sig ?? -1)));
-  const ready = new Promise<{ ws: string; tcp: string }>((res, rej) => {
+  const ready = new Promise<{ ws: string; tcp: string; grpc?: string }>((res, rej) => {
     const rl = createInterface({ input: proc.stderr! });
     let stderr = '';
     rl.on('line', (line) => {
@@ -71,17 +76,23 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
       logs.push(rec);
       if (rec['msg'] === 'ready to serve client requests') {
         const urls = rec['urls'] as string[];
-        res({ ws: urls.find((u) => u.startsWith('ws://'))!, tcp: urls.find((u) => u.startsWith('tcp://'))! });
+        const grpc = urls.find((u) => u.startsWith('grpc://'));
+        res({
+          ws: urls.find((u) => u.startsWith('ws://'))!,
+          tcp: urls.find((u) => u.startsWith('tcp://'))!,
+          ...(grpc === undefined ? {} : { grpc }),
+        });
       }
     });
     void exited.then((code) => rej(new Error(`server exited (${code}) before it was ready:\n${stderr}`)));
   });
-  const { ws, tcp } = await ready;
+  const { ws, tcp, grpc } = await ready;
   return {
     proc,
     dataDir,
     ws,
     tcp,
+    ...(grpc === undefined ? {} : { grpc }),
     logs,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       proc.kill(signal);

@@ -15,6 +15,11 @@
  * Revision accounting (spec 9.1): a Put always makes one new revision; a DeleteRange or a Txn
  * makes one only if it changed a key (a txn's changes share it, with sub revisions); a
  * failed request, a Range and a Compaction make none.
+ *
+ * Leases (with a `lessor`): the applier is also the lease table's only writer. A grant, a
+ * checkpoint and a revoke change it and stage their `lease` bucket writes in the same backend
+ * batch; a revoke deletes every attached key in ONE revision (keys in byte order, as etcd);
+ * every revision's events keep the attachments in step (lessor.applyEvents).
  */
 import type {
   Compare,
@@ -33,7 +38,17 @@ import type {
   TxnResponse,
 } from '../api/kv.js';
 import { CompareResult, CompareTarget, EMPTY } from '../api/kv.js';
+import type {
+  LeaseCheckpointRequest,
+  LeaseCheckpointResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+} from '../api/lease.js';
+import { MAX_LEASE_TTL_SEC } from '../api/lease.js';
 import { assert } from '../assert.js';
+import type { Lessor } from '../lease/lessor.js';
 import { CompactedError, FutureRevisionError, KvError, invalidArgument } from '../errors.js';
 import { compareBytes } from '../mvcc/bytes.js';
 import type { KvStore, KvWriteTxn, PutResult, RevisionChanges } from '../mvcc/kv-store.js';
@@ -51,11 +66,18 @@ export interface ApplyItem {
 export interface ApplyResult {
   readonly index: number;
   readonly requestId: number;
-  readonly response?: PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+  readonly response?:
+    | PutResponse
+    | DeleteRangeResponse
+    | TxnResponse
+    | CompactionResponse
+    | LeaseGrantResponse
+    | LeaseRevokeResponse
+    | LeaseCheckpointResponse;
   readonly error?: KvError;
 }
 
-/** Lease existence, as the applier needs it (the lessor arrives in a later issue). */
+/** Lease existence, as the applier needs it without a lessor (tests of the KV alone). */
 export interface LeaseLookup {
   exists(id: number): boolean;
 }
@@ -126,13 +148,19 @@ interface PathCursor {
  */
 export class Applier {
   private readonly leases: LeaseLookup;
+  private readonly lessor: Lessor | undefined;
 
-  /** `options.leases`: which lease IDs exist; by default none does (a put with a lease fails). */
+  /**
+   * `options.lessor`: the lease table this applier maintains (recovered from the same backend
+   * beforehand); lease entries fail without it. `options.leases`: which lease IDs exist when
+   * there is no lessor; by default none does (a put with a lease fails).
+   */
   constructor(
     private readonly store: KvStore,
-    options: { leases?: LeaseLookup } = {},
+    options: { leases?: LeaseLookup; lessor?: Lessor } = {},
   ) {
-    this.leases = options.leases ?? NO_LEASES;
+    this.lessor = options.lessor;
+    this.leases = options.lessor ?? options.leases ?? NO_LEASES;
   }
 
   /**
@@ -160,13 +188,24 @@ export class Applier {
   private applyRequest(index: number, req: InternalRequest, changes: RevisionChanges[]): ApplyResult {
     const requestId = req.id;
     try {
-      const members = [req.put, req.deleteRange, req.txn, req.compaction].filter((m) => m !== null && m !== undefined);
+      const members = [
+        req.put,
+        req.deleteRange,
+        req.txn,
+        req.compaction,
+        req.leaseGrant,
+        req.leaseRevoke,
+        req.leaseCheckpoint,
+      ].filter((m) => m !== null && m !== undefined);
       if (members.length !== 1) throw invalidArgument('an entry must carry exactly one request');
       let response: ApplyResult['response'];
       if (req.put !== null && req.put !== undefined) response = this.applyPut(req.put, changes);
       else if (req.deleteRange !== null && req.deleteRange !== undefined) response = this.applyDeleteRange(req.deleteRange, changes);
       else if (req.txn !== null && req.txn !== undefined) response = this.applyTxn(req.txn, changes);
-      else response = this.applyCompaction(req.compaction!);
+      else if (req.compaction !== null && req.compaction !== undefined) response = this.applyCompaction(req.compaction);
+      else if (req.leaseGrant !== null && req.leaseGrant !== undefined) response = this.applyLeaseGrant(req.leaseGrant);
+      else if (req.leaseRevoke !== null && req.leaseRevoke !== undefined) response = this.applyLeaseRevoke(req.leaseRevoke, changes);
+      else response = this.applyLeaseCheckpoint(req.leaseCheckpoint!);
       return { index, requestId, response };
     } catch (e) {
       if (e instanceof KvError) return { index, requestId, error: e };
@@ -190,8 +229,69 @@ export class Applier {
       throw e;
     }
     const ch = txn.end();
-    if (ch !== undefined) changes.push(ch);
+    if (ch !== undefined) {
+      changes.push(ch);
+      this.lessor?.applyEvents(ch.events);
+    }
     return result;
+  }
+
+  private needLessor(): Lessor {
+    if (this.lessor === undefined) throw invalidArgument('this member keeps no leases');
+    return this.lessor;
+  }
+
+  /**
+   * A grant. The proposer chose the ID and raised the TTL to the minimum, so that the entry
+   * alone decides the outcome; out-of-range values are re-checked as for any entry.
+   */
+  private applyLeaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
+    const lessor = this.needLessor();
+    const id = req.ID ?? 0;
+    const ttl = req.TTL ?? 0;
+    if (!Number.isSafeInteger(id) || id <= 0) throw invalidArgument(`lease ID must be a positive safe integer, got ${id}`);
+    if (ttl > MAX_LEASE_TTL_SEC) throw new KvError('LeaseTTLTooLarge');
+    if (!Number.isSafeInteger(ttl) || ttl < 1) throw invalidArgument(`lease TTL must be at least 1 second, got ${ttl}`);
+    this.store.stageOp(lessor.grant(id, ttl));
+    return { header: header(this.store.currentRevision), ID: id, TTL: ttl };
+  }
+
+  /** A revoke: the attached keys go in one revision (none if there are none), then the lease. */
+  private applyLeaseRevoke(req: LeaseRevokeRequest, changes: RevisionChanges[]): LeaseRevokeResponse {
+    const lessor = this.needLessor();
+    const id = req.ID ?? 0;
+    const keys = lessor.keysOf(id);
+    if (keys === undefined) throw new KvError('LeaseNotFound');
+    if (keys.length > 0) {
+      this.runWrite(changes, (txn) => {
+        for (const key of keys) {
+          const deleted = txn.deleteRange(key);
+          assert(deleted.length === 1 && deleted[0]!.lease === id, `attached key of lease ${id} not live on it`);
+        }
+      });
+    }
+    this.store.stageOp(lessor.remove(id));
+    return { header: header(this.store.currentRevision) };
+  }
+
+  /** Checkpoints: remaining TTLs to remember; leases revoked since are skipped. */
+  private applyLeaseCheckpoint(req: LeaseCheckpointRequest): LeaseCheckpointResponse {
+    const lessor = this.needLessor();
+    const cps = req.checkpoints ?? [];
+    // Check every item before changing anything: a bad one fails the whole entry.
+    for (const cp of cps) {
+      const id = cp.ID ?? 0;
+      const remaining = cp.remainingTTL ?? 0;
+      if (!Number.isSafeInteger(id) || id <= 0) throw invalidArgument(`checkpoint lease ID must be positive, got ${id}`);
+      if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > MAX_LEASE_TTL_SEC) {
+        throw invalidArgument(`checkpoint remaining TTL out of range: ${remaining}`);
+      }
+    }
+    for (const cp of cps) {
+      const op = lessor.checkpoint(cp.ID!, cp.remainingTTL ?? 0);
+      if (op !== undefined) this.store.stageOp(op);
+    }
+    return { header: header(this.store.currentRevision) };
   }
 
   private applyPut(req: PutRequest, changes: RevisionChanges[]): PutResponse {

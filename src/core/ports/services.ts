@@ -18,6 +18,18 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../api/kv.js';
+import type {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  LeaseLeasesRequest,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../api/lease.js';
 import type { WatchRequest, WatchResponse } from '../api/watch.js';
 import type { KvError } from '../errors.js';
 
@@ -70,11 +82,26 @@ export interface StreamHandlers<Req> {
 /** Opens one stream; `sink` is how the service answers. */
 export type StreamOpener<Req, Res> = (sink: StreamSink<Res>, ctx: CallContext) => StreamHandlers<Req>;
 
+/**
+ * etcdserverpb.Lease. Grant and revoke go through the log; time-to-live and keep-alive are
+ * answered by the leader's lessor (keep-alives renew there only, never through the log).
+ */
+export interface LeaseService {
+  grant(req: LeaseGrantRequest, ctx?: CallContext): Promise<LeaseGrantResponse>;
+  revoke(req: LeaseRevokeRequest, ctx?: CallContext): Promise<LeaseRevokeResponse>;
+  timeToLive(req: LeaseTimeToLiveRequest, ctx?: CallContext): Promise<LeaseTimeToLiveResponse>;
+  leases(req: LeaseLeasesRequest, ctx?: CallContext): Promise<LeaseLeasesResponse>;
+  /** LeaseKeepAlive streams: one answer per request, in order; many leases on one stream. */
+  readonly keepAlive: StreamOpener<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
+}
+
 export interface Services {
   readonly kv: KvService;
   readonly maintenance: MaintenanceService;
   /** Watch streams (etcdserverpb.Watch/Watch); absent until the watch service is wired. */
   readonly watch?: { readonly open: StreamOpener<WatchRequest, WatchResponse> };
+  /** The Lease service; absent where leases are not wired (test doubles). */
+  readonly lease?: LeaseService;
 }
 
 export const Services: ServiceIdentifier<Services> = Symbol.for('etcetera.Services');

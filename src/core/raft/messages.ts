@@ -88,14 +88,14 @@ const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 /**
  * Builds a message with every field present (missing ones default to zero values), so that all
- * messages share one object shape.
+ * messages share one object shape. `from` and `term` override the fields of `m`.
  */
-export function message(m: Partial<Message> & Pick<Message, 'type'>): Message {
+export function message(m: Partial<Message> & Pick<Message, 'type'>, from: number = m.from ?? 0, term: number = m.term ?? 0): Message {
   return {
     type: m.type,
     to: m.to ?? 0,
-    from: m.from ?? 0,
-    term: m.term ?? 0,
+    from,
+    term,
     logTerm: m.logTerm ?? 0,
     index: m.index ?? 0,
     entries: m.entries ?? NO_ENTRIES,
@@ -118,30 +118,19 @@ export function isLocalMessage(t: MessageType): boolean {
   );
 }
 
-/** Responses: a leader ignores them from members it does not track. */
-export function isResponseMessage(t: MessageType): boolean {
-  return (
-    t === MessageType.AppResp ||
-    t === MessageType.VoteResp ||
-    t === MessageType.HeartbeatResp ||
-    t === MessageType.Unreachable ||
-    t === MessageType.PreVoteResp
-  );
-}
-
 /**
- * Whether the host may send `m` BEFORE it has persisted the Ready that carries it (the
- * "parallel leader append" of DESIGN.md). True only for what a leader sends: appends,
- * snapshots, heartbeats, TimeoutNow and read-index answers, and for term-less forwards
- * (Prop, ReadIndex, TransferLeader). None of them depends on this Ready's entries, hard state
- * or snapshot being durable:
+ * Whether a message of this type can leave BEFORE the host has persisted the Ready that
+ * carries it (the "parallel leader append" of DESIGN.md), provided its term was already
+ * durable before that Ready: `RawNode.ready()` applies both conditions and puts such messages
+ * in `Ready.earlyMessages`. True for what only a leader sends (appends, snapshots, heartbeats,
+ * TimeoutNow, read-index answers) and for term-less forwards (Prop, ReadIndex, TransferLeader):
  *
- * - a leader's term and vote were persisted before it sent its vote requests, two Ready
- *   cycles ago at least, and do not change while it stays leader;
- * - entries a leader sends ahead of its own fsync may be lost by the leader in a crash, but
- *   the leader cannot lead that term again after a restart, and it counts its own copy towards
- *   a commit only inside the core; that count leaves the member only in a later Ready, which
- *   the host gets only after `advance()`, i.e. after this persist completed.
+ * - a leader's term and vote were persisted before it sent its vote requests and do not change
+ *   while it leads (the term condition covers a single voter that elects itself in one Ready);
+ * - entries a leader sends ahead of its own fsync may be lost by the leader in a crash, but it
+ *   cannot lead that term again after a restart, and it counts its own copy towards a commit
+ *   only after `advance()` reported it persisted, so the commit index always stands on a
+ *   durable majority.
  *
  * Everything else (votes, vote requests, append and heartbeat responses) acknowledges state
  * that must be durable first.

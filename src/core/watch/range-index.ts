@@ -102,7 +102,11 @@ function compare(start: string, end: string | null, n: Node<unknown>): number {
 
 /** Items indexed by key range; see the module comment. Not thread-safe, not re-entrant. */
 export class RangeIndex<T> {
-  private readonly points = new Map<string, Set<T>>();
+  /**
+   * Single-key items: one item is stored as itself, several in a Set (most keys have one
+   * watcher, and a Set costs ~200 bytes). NB: so T must not itself be a Set.
+   */
+  private readonly points = new Map<string, T | Set<T>>();
   private root: Node<T> | null = null;
   private count = 0;
   private nodes = 0;
@@ -120,15 +124,16 @@ export class RangeIndex<T> {
   /** Adds `item` under the range; adding the same pair twice is a no-op. */
   add(start: string, end: RangeEnd, item: T): void {
     if (end === undefined) {
-      let s = this.points.get(start);
-      if (s === undefined) {
-        s = new Set();
-        this.points.set(start, s);
+      const cur = this.points.get(start);
+      if (cur === undefined) this.points.set(start, item);
+      else if (cur instanceof Set) {
+        if (cur.has(item)) return;
+        cur.add(item);
+      } else {
+        if (cur === item) return;
+        this.points.set(start, new Set([cur, item]));
       }
-      if (!s.has(item)) {
-        s.add(item);
-        this.count++;
-      }
+      this.count++;
       return;
     }
     const e = end === '' ? null : end;
@@ -147,9 +152,15 @@ export class RangeIndex<T> {
   /** Removes `item` from the range; returns whether it was there. */
   delete(start: string, end: RangeEnd, item: T): boolean {
     if (end === undefined) {
-      const s = this.points.get(start);
-      if (s === undefined || !s.delete(item)) return false;
-      if (s.size === 0) this.points.delete(start);
+      const cur = this.points.get(start);
+      if (cur === undefined) return false;
+      if (cur instanceof Set) {
+        if (!cur.delete(item)) return false;
+        if (cur.size === 1) this.points.set(start, cur.values().next().value as T);
+      } else {
+        if (cur !== item) return false;
+        this.points.delete(start);
+      }
       this.count--;
       return true;
     }
@@ -169,8 +180,9 @@ export class RangeIndex<T> {
    * (collect first, then act).
    */
   stab(key: string, visit: (item: T) => void): void {
-    const s = this.points.get(key);
-    if (s !== undefined) for (const item of s) visit(item);
+    const cur = this.points.get(key);
+    if (cur instanceof Set) for (const item of cur) visit(item);
+    else if (cur !== undefined) visit(cur);
     if (this.root !== null) stabNode(this.root, key, visit);
   }
 

@@ -87,11 +87,15 @@ export class Watcher {
   /** The first revision this watcher still needs. Invariant: only grows, except on a dropped queue. */
   nextRevision = 0;
   state: WatcherState = 'new';
+  /** The store's compacted revision when the watcher was added (see syncPass). */
+  compactRevisionAtAdd = 0;
   /** True once a batch with events was queued since the last progress check (etcd: "had events"). */
   active = false;
   /** Events in `queue`. Invariant: the sum of the queued batches' event counts. */
   queuedEvents = 0;
   private queue: QueuedBatch[] | null = null;
+  /** Index of the oldest batch in `queue` (taking does not shift the array). */
+  private head = 0;
 
   /** `range` must come from `watchRange` (non-empty). */
   constructor(range: WatchRange, spec: WatchSpec) {
@@ -121,7 +125,7 @@ export class Watcher {
 
   /** Batches waiting for the consumer. */
   get queueLength(): number {
-    return this.queue === null ? 0 : this.queue.length;
+    return this.queue === null ? 0 : this.queue.length - this.head;
   }
 
   /** Appends a batch covering revisions `first..batch.revision`. */
@@ -136,10 +140,14 @@ export class Watcher {
   /** Takes the oldest queued batch, for the consumer. */
   take(): WatchBatch | undefined {
     const q = this.queue;
-    if (q === null || q.length === 0) return undefined;
-    const { batch } = q.shift()!;
+    if (q === null) return undefined;
+    const { batch } = q[this.head]!;
+    q[this.head++] = undefined as unknown as QueuedBatch; // let it be collected
     this.queuedEvents -= batch.events.length;
-    if (q.length === 0) this.queue = null;
+    if (this.head === q.length) {
+      this.queue = null;
+      this.head = 0;
+    }
     return batch;
   }
 
@@ -149,9 +157,11 @@ export class Watcher {
    */
   dropQueue(): number | undefined {
     const q = this.queue;
+    const head = this.head;
     this.queue = null;
+    this.head = 0;
     this.queuedEvents = 0;
-    return q === null || q.length === 0 ? undefined : q[0]!.first;
+    return q === null ? undefined : q[head]!.first;
   }
 }
 

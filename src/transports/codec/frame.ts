@@ -95,6 +95,19 @@ export function encodeRawFrame(kind: FrameKind, id: number, method: number, payl
   return buf;
 }
 
+/** Bytes before the payload in an encoded frame of `kind`: the length slot and the header. */
+export function frameHeaderBytes(kind: number): number {
+  return LENGTH_BYTES + (hasMethod(kind) ? METHOD_HEADER_BYTES : HEADER_BYTES);
+}
+
+/**
+ * Fills the length slot and the header of a frame whose payload the caller wrote at
+ * `frameHeaderBytes(kind)` (for encoders that build frames themselves, e.g. watch-encoding.ts).
+ */
+export function writeFrameHeader(buf: Buffer, kind: number, id: number, method: number): void {
+  writeHeader(buf, kind, id, method);
+}
+
 function writeHeader(buf: Buffer, kind: number, id: number, method: number): void {
   buf.writeUInt32BE(buf.length - LENGTH_BYTES, 0);
   buf[LENGTH_BYTES] = kind;

@@ -9,7 +9,7 @@
  * | 1–15    | KV          | 1 Range, 2 Put, 3 DeleteRange, 4 Txn, 5 Compact                    |
  * | 16–31   | Watch       | 16 Watch (stream)                                                  |
  * | 32–47   | Lease       | 32 LeaseGrant, 33 LeaseRevoke, 34 LeaseKeepAlive (stream),         |
- * |         |             | 35 LeaseTimeToLive, 36 LeaseLeases — only 34 is listed today       |
+ * |         |             | 35 LeaseTimeToLive, 36 LeaseLeases                                 |
  * | 48–63   | Cluster     | (reserved) 48 MemberAdd … 52 MemberPromote                         |
  * | 64–79   | Maintenance | 64 Alarm, 65 Status, 66 Defragment, 67 Hash, 68 HashKV,            |
  * |         |             | 69 Snapshot, 70 MoveLeader, 71 Downgrade — only 65 is listed today |
@@ -17,8 +17,11 @@
  *
  * Ids are part of the wire protocol: never reuse or renumber one.
  */
-import type { CallContext, Services } from '../../core/ports/services.js';
+import { KvError } from '../../core/errors.js';
+import type { CallContext, LeaseService, Services, StreamOpener } from '../../core/ports/services.js';
 import { codecOf, type MessageCodec, type MessageName, type MessageOf } from '../../codec/messages.js';
+import type { FrameKind } from './frame.js';
+import { encodeWatchResponseFrame } from './watch-encoding.js';
 
 /** A request → response method. */
 export interface UnaryMethod<Req = unknown, Res = unknown> {
@@ -33,8 +36,9 @@ export interface UnaryMethod<Req = unknown, Res = unknown> {
 }
 
 /**
- * A bidirectional stream method. `open` is absent until the issue that implements it; opening
- * one without it is answered with an Unimplemented error.
+ * A bidirectional stream method. `opener` picks the service's StreamOpener; it is absent until
+ * the issue that implements the method, and may return undefined when the services at hand do
+ * not offer it. Opening a stream without an opener is answered with an Unimplemented error.
  */
 export interface StreamMethod<Req = unknown, Res = unknown> {
   readonly kind: 'stream';
@@ -42,6 +46,12 @@ export interface StreamMethod<Req = unknown, Res = unknown> {
   readonly name: string;
   readonly request: MessageCodec<Req>;
   readonly response: MessageCodec<Res>;
+  readonly opener?: (services: Services) => StreamOpener<Req, Res> | undefined;
+  /**
+   * Builds the frame of one server message faster than the generic encoder (the same bytes
+   * once decoded); absent = the generic encoder of `response`.
+   */
+  readonly frameEncoder?: (kind: FrameKind, id: number, res: Res) => Buffer;
 }
 
 /** Any method of the table (its message types erased). */
@@ -62,8 +72,21 @@ function stream<Q extends MessageName, R extends MessageName>(
   name: string,
   request: Q,
   response: R,
+  opener?: (services: Services) => StreamOpener<MessageOf<Q>, MessageOf<R>> | undefined,
+  frameEncoder?: (kind: FrameKind, id: number, res: MessageOf<R>) => Buffer,
 ): StreamMethod<MessageOf<Q>, MessageOf<R>> {
-  return Object.freeze({ kind: 'stream', id, name, request: codecOf(request), response: codecOf(response) });
+  const m = { kind: 'stream' as const, id, name, request: codecOf(request), response: codecOf(response) };
+  return Object.freeze({
+    ...m,
+    ...(opener === undefined ? {} : { opener }),
+    ...(frameEncoder === undefined ? {} : { frameEncoder }),
+  });
+}
+
+/** The Lease service, or Unimplemented where the services at hand have none. */
+function leaseOf(s: Services): LeaseService {
+  if (s.lease === undefined) throw new KvError('UnknownMethod', 'the Lease service is not available');
+  return s.lease;
 }
 
 /** Every method the protocol knows today, by short name. */
@@ -91,12 +114,48 @@ export const Methods = {
     'etcdserverpb.CompactionResponse',
     (s, r, c) => s.kv.compact(r, c),
   ),
-  Watch: stream(16, 'etcdserverpb.Watch/Watch', 'etcdserverpb.WatchRequest', 'etcdserverpb.WatchResponse'),
+  Watch: stream(
+    16,
+    'etcdserverpb.Watch/Watch',
+    'etcdserverpb.WatchRequest',
+    'etcdserverpb.WatchResponse',
+    (s) => s.watch?.open,
+    encodeWatchResponseFrame,
+  ),
+  LeaseGrant: unary(
+    32,
+    'etcdserverpb.Lease/LeaseGrant',
+    'etcdserverpb.LeaseGrantRequest',
+    'etcdserverpb.LeaseGrantResponse',
+    (s, r, c) => leaseOf(s).grant(r, c),
+  ),
+  LeaseRevoke: unary(
+    33,
+    'etcdserverpb.Lease/LeaseRevoke',
+    'etcdserverpb.LeaseRevokeRequest',
+    'etcdserverpb.LeaseRevokeResponse',
+    (s, r, c) => leaseOf(s).revoke(r, c),
+  ),
   LeaseKeepAlive: stream(
     34,
     'etcdserverpb.Lease/LeaseKeepAlive',
     'etcdserverpb.LeaseKeepAliveRequest',
     'etcdserverpb.LeaseKeepAliveResponse',
+    (s) => s.lease?.keepAlive,
+  ),
+  LeaseTimeToLive: unary(
+    35,
+    'etcdserverpb.Lease/LeaseTimeToLive',
+    'etcdserverpb.LeaseTimeToLiveRequest',
+    'etcdserverpb.LeaseTimeToLiveResponse',
+    (s, r, c) => leaseOf(s).timeToLive(r, c),
+  ),
+  LeaseLeases: unary(
+    36,
+    'etcdserverpb.Lease/LeaseLeases',
+    'etcdserverpb.LeaseLeasesRequest',
+    'etcdserverpb.LeaseLeasesResponse',
+    (s, r, c) => leaseOf(s).leases(r, c),
   ),
   Status: unary(
     65,

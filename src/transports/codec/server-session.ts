@@ -10,14 +10,20 @@
  * - A bad frame is answered with an ERROR carrying the exact message of src/core/errors.ts
  *   (to its id when readable, else to id 0), and the connection keeps being served.
  * - Nothing a client sends makes this throw: the process never crashes because of a peer.
+ * - Streams (STREAM_OPEN of a stream method whose service is present): each client
+ *   STREAM_MESSAGE is decoded and handed to the service's handlers in order, STREAM_CLOSE is
+ *   `end()`, CANCEL or the connection's loss is `cancel()`. The service answers through a
+ *   StreamSink: `send()` returns false once the connection's outbound queue is above
+ *   `maxQueuedBytes`, and `onDrain` fires when it is below again. An undecodable message ends
+ *   the stream with an ERROR frame.
  */
 import { KvError, type ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
-import type { CallContext, Services } from '../../core/ports/services.js';
+import type { CallContext, Services, StreamHandlers, StreamSink } from '../../core/ports/services.js';
 import { codecOf, DecodeError, type ErrorReply } from '../../codec/messages.js';
-import { encodeFrame, FrameKind, HEADER_BYTES, METHOD_HEADER_BYTES } from './frame.js';
+import { encodeFrame, encodeRawFrame, FrameKind, HEADER_BYTES, METHOD_HEADER_BYTES } from './frame.js';
 import type { FrameSink } from './frame-decoder.js';
-import { methodById, type UnaryMethod } from './methods.js';
+import { methodById, type StreamMethod, type UnaryMethod } from './methods.js';
 import type { Limits } from './options.js';
 
 /** The transport side of one connection, as a session drives it. */
@@ -78,9 +84,57 @@ class ServerCall implements CallContext {
   }
 }
 
+/**
+ * One open stream: its CallContext (signal created lazily, as for calls) and the sink the
+ * service answers through. Its handlers are set right after the service opened it.
+ */
+class ServerStream implements CallContext, StreamSink<unknown> {
+  handlers: StreamHandlers<unknown> | null = null;
+  /** Set once the stream ended, from either side: nothing is sent or delivered after. */
+  ended = false;
+  private controller: AbortController | null = null;
+  private reason: KvError | null = null;
+
+  constructor(
+    readonly session: ServerSession,
+    readonly id: number,
+    readonly method: StreamMethod,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.reason !== null) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: KvError): void {
+    if (this.reason !== null) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  send(res: unknown): boolean {
+    return this.session.streamSend(this, res);
+  }
+
+  onDrain(cb: () => void): void {
+    this.session.streamOnDrain(this, cb);
+  }
+
+  close(err?: KvError): void {
+    this.session.streamClose(this, err);
+  }
+}
+
 /** Protocol state of one connection. See the module comment. */
 export class ServerSession implements FrameSink {
   private readonly calls = new Map<number, ServerCall>();
+  /** Open streams by id. Ids are unique across calls and streams. */
+  private readonly streams = new Map<number, ServerStream>();
+  /** Callbacks of streams waiting for the outbound queue to fall below its cap. */
+  private drainWaiters: (() => void)[] = [];
   private paused = false;
   private closed = false;
   /**
@@ -99,9 +153,9 @@ export class ServerSession implements FrameSink {
     private readonly peer: string,
   ) {}
 
-  /** Calls in flight on this connection. */
+  /** Calls and streams in flight on this connection. */
   get callsInFlight(): number {
-    return this.calls.size;
+    return this.calls.size + this.streams.size;
   }
 
   /** Whether reading is paused because the client does not take its answers. */
@@ -140,14 +194,21 @@ export class ServerSession implements FrameSink {
         if (call !== undefined) {
           this.calls.delete(id);
           call.abort(new KvError('Canceled'));
+          return;
         }
+        const stream = this.streams.get(id);
+        if (stream !== undefined) this.endStream(stream, new KvError('Canceled'));
         return;
       }
       case FrameKind.STREAM_MESSAGE:
-      case FrameKind.STREAM_CLOSE:
-        // No stream can be open yet (every open is refused), so these can only trail a refused
-        // open; dropping them is the same as dropping frames for a stream that just ended.
+        this.onStreamMessage(frame, id);
         return;
+      case FrameKind.STREAM_CLOSE: {
+        // Frames for an unknown id trail a stream that ended or was refused: dropped.
+        const stream = this.streams.get(id);
+        if (stream !== undefined) this.deliver(stream, (h) => h.end());
+        return;
+      }
       case FrameKind.RESPONSE:
       case FrameKind.ERROR:
         this.refuse(id, 'MalformedRequest', `frame kind ${kind} is sent by servers only`);
@@ -163,6 +224,12 @@ export class ServerSession implements FrameSink {
    */
   refuseOversized(kind: number, id: number): void {
     if (this.closed) return;
+    const stream = kind === FrameKind.STREAM_MESSAGE ? this.streams.get(id) : undefined;
+    if (stream !== undefined) {
+      // The stream cannot go on without the message it lost: end it with the error.
+      this.failStream(stream, new KvError('RequestTooLarge'));
+      return;
+    }
     const callable = kind === FrameKind.REQUEST || kind === FrameKind.STREAM_OPEN || kind === FrameKind.STREAM_MESSAGE;
     if (callable && id !== 0 && !this.calls.has(id)) this.refuse(id, 'RequestTooLarge');
     else this.refuse(0, 'FrameTooLarge', `frame kind ${kind} larger than ${this.limits.maxFrameBytes} bytes`);
@@ -189,6 +256,13 @@ export class ServerSession implements FrameSink {
       return;
     }
     this.paused = false;
+    if (this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const cb of waiters) cb();
+      // The streams may have filled the queue again: wait for the next flush.
+      if (this.paused || this.closed) return;
+    }
     const backlog = this.backlog;
     let i = 0;
     while (i < backlog.length && !this.paused && !this.closed) this.handle(backlog[i++]!);
@@ -196,15 +270,18 @@ export class ServerSession implements FrameSink {
     if (!this.paused && !this.closed) this.link.resumeReading();
   }
 
-  /** The connection is gone: abort every call in flight; their answers are dropped. */
+  /** The connection is gone: abort every call and stream in flight; their answers are dropped. */
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.backlog = [];
-    if (this.calls.size === 0) return;
+    this.drainWaiters = [];
+    if (this.calls.size === 0 && this.streams.size === 0) return;
     const reason = new KvError('TransportClosed');
     for (const call of this.calls.values()) call.abort(reason);
     this.calls.clear();
+    const streams = [...this.streams.values()];
+    for (const stream of streams) this.endStream(stream, reason);
   }
 
   private onRequest(frame: Buffer, id: number): void {
@@ -253,9 +330,127 @@ export class ServerSession implements FrameSink {
     }
     const methodId = frame.readUInt16BE(HEADER_BYTES);
     const method = methodById(methodId);
-    if (method === undefined) this.refuse(id, 'UnknownMethod', `method id ${methodId}`);
-    else if (method.kind !== 'stream') this.refuse(id, 'MalformedRequest', `${method.name} is unary: send a REQUEST`);
-    else this.refuse(id, 'UnknownMethod', `${method.name} is not implemented yet`);
+    if (method === undefined) {
+      this.refuse(id, 'UnknownMethod', `method id ${methodId}`);
+      return;
+    }
+    if (method.kind !== 'stream') {
+      this.refuse(id, 'MalformedRequest', `${method.name} is unary: send a REQUEST`);
+      return;
+    }
+    const opener = method.opener?.(this.services);
+    if (opener === undefined) {
+      this.refuse(id, 'UnknownMethod', `${method.name} is not implemented yet`);
+      return;
+    }
+    if (id === 0) {
+      this.refuse(0, 'MalformedRequest', 'call id 0 is reserved');
+      return;
+    }
+    if (this.calls.has(id) || this.streams.has(id)) {
+      this.refuse(id, 'MalformedRequest', `call id ${id} is already in flight`);
+      return;
+    }
+    if (this.calls.size + this.streams.size >= this.limits.maxCallsPerConnection) {
+      this.refuse(id, 'TooManyRequests');
+      return;
+    }
+    const stream = new ServerStream(this, id, method);
+    this.streams.set(id, stream);
+    try {
+      stream.handlers = opener(stream, stream) as StreamHandlers<unknown>;
+    } catch (err) {
+      this.streams.delete(id);
+      stream.ended = true;
+      this.send(this.errorFrame(id, err, method.name));
+    }
+  }
+
+  private onStreamMessage(frame: Buffer, id: number): void {
+    const stream = this.streams.get(id);
+    // Unknown id: a message trailing a stream that ended or was refused; dropped.
+    if (stream === undefined) return;
+    let req: unknown;
+    try {
+      req = stream.method.request.decode(frame.subarray(HEADER_BYTES));
+    } catch (err) {
+      const detail = err instanceof DecodeError ? err.message : 'undecodable payload';
+      this.failStream(stream, new KvError('MalformedRequest', detail));
+      return;
+    }
+    this.deliver(stream, (h) => h.message(req));
+  }
+
+  /** Runs a handler of `stream`; a throw is a service bug: the stream ends with Internal. */
+  private deliver(stream: ServerStream, fn: (h: StreamHandlers<unknown>) => void): void {
+    const h = stream.handlers;
+    if (h === null || stream.ended) return;
+    try {
+      fn(h);
+    } catch (err) {
+      this.log.error({ err, method: stream.method.name, peer: this.peer }, 'stream handler failed');
+      this.failStream(stream, new KvError('Internal'));
+    }
+  }
+
+  /** Ends `stream` from the client side (cancel, connection loss): the service releases it. */
+  private endStream(stream: ServerStream, reason: KvError): void {
+    if (stream.ended) return;
+    stream.ended = true;
+    this.streams.delete(stream.id);
+    stream.abort(reason);
+    try {
+      stream.handlers?.cancel();
+    } catch (err) {
+      this.log.error({ err, method: stream.method.name, peer: this.peer }, 'stream cancel handler failed');
+    }
+  }
+
+  /** Ends `stream` with an error the client receives, and releases it in the service. */
+  private failStream(stream: ServerStream, err: KvError): void {
+    if (stream.ended) return;
+    this.send(this.errorFrame(stream.id, err, stream.method.name));
+    this.endStream(stream, err);
+  }
+
+  /** @internal StreamSink.send of `stream`. */
+  streamSend(stream: ServerStream, res: unknown): boolean {
+    if (stream.ended || this.closed) return true;
+    let frame: Buffer;
+    try {
+      const fast = stream.method.frameEncoder;
+      frame =
+        fast === undefined
+          ? encodeFrame(FrameKind.STREAM_MESSAGE, stream.id, 0, stream.method.response, res)
+          : fast(FrameKind.STREAM_MESSAGE, stream.id, res);
+    } catch (err) {
+      this.log.error({ err, method: stream.method.name, peer: this.peer }, 'cannot encode a stream message');
+      this.failStream(stream, new KvError('Internal'));
+      return true;
+    }
+    this.send(frame);
+    return this.link.queuedBytes() <= this.limits.maxQueuedBytes;
+  }
+
+  /** @internal StreamSink.onDrain of `stream`. */
+  streamOnDrain(stream: ServerStream, cb: () => void): void {
+    if (stream.ended || this.closed) return;
+    if (this.link.queuedBytes() <= this.limits.maxQueuedBytes) {
+      cb();
+      return;
+    }
+    // Over the cap means paused: the link calls onDrain() once it flushed.
+    this.drainWaiters.push(() => {
+      if (!stream.ended) cb();
+    });
+  }
+
+  /** @internal StreamSink.close of `stream`: ends it cleanly (STREAM_CLOSE) or with `err`. */
+  streamClose(stream: ServerStream, err?: KvError): void {
+    if (stream.ended || this.closed) return;
+    stream.ended = true;
+    this.streams.delete(stream.id);
+    this.send(err === undefined ? encodeRawFrame(FrameKind.STREAM_CLOSE, stream.id, 0, null) : this.errorFrame(stream.id, err, stream.method.name));
   }
 
   /** Runs one call to its end. Never rejects. */
