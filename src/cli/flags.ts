@@ -8,6 +8,7 @@ import { parseGoBool, parseGoDuration, parseGoInt } from './go-format.js';
 /** Every boolean flag of etceteractl's commands (pflag lets each take `=true`/`=false`). */
 export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'prefix',
+  'progress-notify',
   'from-key',
   'keys-only',
   'count-only',

@@ -5,8 +5,13 @@
  * const client = new Client({ endpoints: ['tcp://127.0.0.1:2382', 'ws://127.0.0.1:2381'] });
  * await client.put({ key: Buffer.from('a'), value: Buffer.from('1') });
  * const value = await client.getString('a');
+ * const sub = client.watch('a', { prevKv: true }).subscribe((res) => console.log(res.events));
+ * sub.unsubscribe();
  * await client.close();
  * ```
+ *
+ * Watches (watch.ts) share one Watch stream on the current connection and survive its loss:
+ * they resume on the next connection from the revision after the last one they saw.
  *
  * Connections and failover: the client connects lazily, to the first endpoint that answers,
  * and sends every call over that one connection (calls are multiplexed and may be answered in
@@ -20,6 +25,8 @@
  * stop working on it. All failures are `KvError`s (see errors.ts).
  */
 import type {
+  HashKVRequest,
+  HashKVResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -189,6 +196,11 @@ export class Client implements ConnectionOwner, LeaseHost {
   /** Maintenance.Status of the member this client is connected to. Retried once. */
   status(o?: CallOptions): Promise<StatusResponse> {
     return this.call(Methods.Status, {}, o, 1);
+  }
+
+  /** Maintenance.HashKV: the member's hash of the key space up to `revision` (0 = current). */
+  hashKV(req: HashKVRequest = {}, o?: CallOptions): Promise<HashKVResponse> {
+    return this.call(Methods.HashKV, req, o, 1);
   }
 
   /** Lease.LeaseGrant (TTL in seconds; ID 0 = the server picks). Not retried. */

@@ -15,6 +15,8 @@
  */
 import protobuf from 'protobufjs';
 import type {
+  HashKVRequest,
+  HashKVResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -68,6 +70,8 @@ export interface MessageTypes {
   'etcdserverpb.DeleteRangeResponse': DeleteRangeResponse;
   'etcdserverpb.TxnRequest': TxnRequest;
   'etcdserverpb.TxnResponse': TxnResponse;
+  'etcdserverpb.HashKVRequest': HashKVRequest;
+  'etcdserverpb.HashKVResponse': HashKVResponse;
   'etcdserverpb.CompactionRequest': CompactionRequest;
   'etcdserverpb.CompactionResponse': CompactionResponse;
   'etcdserverpb.StatusRequest': StatusRequest;

@@ -5,6 +5,8 @@
  */
 import { inject, injectable } from 'inversify';
 import type {
+  HashKVRequest,
+  HashKVResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -100,6 +102,17 @@ export class MaintenanceServiceImpl implements MaintenanceService {
     @inject(ConsensusHost) private readonly host: ConsensusHost,
     @inject(StorageHandlesToken) private readonly storage: StorageHandlesT,
   ) {}
+
+  async hashKV(req: HashKVRequest, _ctx?: CallContext): Promise<HashKVResponse> {
+    const s = this.host.status();
+    const store = this.host.store;
+    const h = store.hashKV(req.revision ?? 0);
+    return {
+      header: { clusterId: s.clusterId, memberId: s.memberId, revision: store.currentRevision, raftTerm: s.term },
+      hash: h.hash,
+      compactRevision: h.compactRevision,
+    };
+  }
 
   async status(_req: StatusRequest, _ctx?: CallContext): Promise<StatusResponse> {
     const s = this.host.status();

@@ -34,7 +34,7 @@ import type { Backend, Entry, LogStore, SnapshotMeta } from '../core/ports/stora
 import { EntryType } from '../core/ports/storage-driver.js';
 import { ConfChangeType, decodeConfChange, type ConfChange } from '../core/raft/confchange/conf-change.js';
 import type { Message, Snapshot } from '../core/raft/messages.js';
-import { canSendBeforePersist, MessageType } from '../core/raft/messages.js';
+import { MessageType } from '../core/raft/messages.js';
 import { RawNode } from '../core/raft/raw-node.js';
 import { Role, type Ready } from '../core/raft/ready.js';
 import type { RaftStorage } from '../core/raft/storage.js';
@@ -345,10 +345,8 @@ export class RaftHost implements ConsensusHost {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.role);
-    const late: Message[] = [];
-    const early: Message[] = [];
-    for (const m of rd.messages) (canSendBeforePersist(m) ? early : late).push(m);
-    this.send(early);
+    // A leader's appends and heartbeats go out while its own fsync runs (parallel append).
+    this.send(rd.earlyMessages);
 
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
       await this.logStore.save({
@@ -357,7 +355,7 @@ export class RaftHost implements ConsensusHost {
         ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot.meta } : {}),
       });
     }
-    this.send(late);
+    this.send(rd.messages);
 
     if (rd.snapshot !== undefined) this.applySnapshot(rd.snapshot);
     if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);

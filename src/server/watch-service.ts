@@ -26,6 +26,7 @@ import { inject, injectable } from 'inversify';
 import type { Observer, Subscription } from 'rxjs';
 import { EMPTY, type Event, type ResponseHeader } from '../core/api/kv.js';
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from '../core/api/watch.js';
+import { assert } from '../core/assert.js';
 import { CompactedError, KvError } from '../core/errors.js';
 import type { CallContext, StreamHandlers, StreamOpener, StreamSink } from '../core/ports/services.js';
 import { fragmentEvents } from '../core/watch/fragment.js';
@@ -57,6 +58,10 @@ export interface HeaderSource {
 /** One watcher of a stream; also the observer of its hub Observable (no closures per watcher). */
 class StreamWatcher implements Observer<WatchBatch> {
   subscription: Subscription | null = null;
+  /** Header revision of the last reply: the revision this watcher has been served up to. */
+  servedRevision = 0;
+  /** Revision of the last event sent. Invariant: events go out in strictly increasing revisions. */
+  lastEventRevision = 0;
 
   constructor(
     readonly stream: WatchStream,
@@ -217,6 +222,16 @@ export class WatchStream implements StreamHandlers<WatchRequest> {
   deliver(sw: StreamWatcher, batch: WatchBatch): void {
     const header = this.header(batch.revision);
     const events = batch.events as Event[];
+    // The watch guarantees, checked where they leave the server (a failure is a bug: crash).
+    assert(batch.revision >= sw.servedRevision, `watch ${sw.id}: header revision ${batch.revision} after ${sw.servedRevision}`);
+    if (events.length > 0) {
+      const first = events[0]!.kv.modRevision;
+      const last = events[events.length - 1]!.kv.modRevision;
+      assert(first > sw.lastEventRevision, `watch ${sw.id}: event revision ${first} after ${sw.lastEventRevision}`);
+      assert(last <= batch.revision, `watch ${sw.id}: event revision ${last} above header revision ${batch.revision}`);
+      sw.lastEventRevision = last;
+    }
+    sw.servedRevision = batch.revision;
     if (!sw.fragment || events.length < 2) {
       this.send({ header, watchId: sw.id, events });
       return;

@@ -111,9 +111,14 @@ async function startEtcd(): Promise<Target> {
   etcd = proc;
   await new Promise<void>((resolve, reject) => {
     let log = '';
+    // etcd 3.4 with the zap logger says this once its client listener accepts requests.
+    const timer = setTimeout(() => reject(new Error(`etcd did not start within 30 s:\n${log}`)), 30_000);
     proc.stderr!.on('data', (d: Buffer) => {
       log += d.toString();
-      if (log.includes('ready to serve client requests')) resolve();
+      if (log.includes('serving client traffic')) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
     proc.once('exit', (code) => reject(new Error(`etcd exited (${code}) before it was ready:\n${log}`)));
   });

@@ -70,7 +70,9 @@ describe('raft simulation catches broken variants', () => {
   // protocol checks on (the default) the checker tests the rules themselves (vote durable before
   // it is sent, commit only over a durable majority and onto a current-term entry); with them
   // off, only the consequences (two votes or two leaders in a term, a lost committed entry, a
-  // stale read) can reveal the bug, which takes more seeds.
+  // stale read) can reveal the bug, which takes more seeds. For (c) the consequence needs three
+  // leaders with divergent uncommitted tails (Figure 8), which random runs produce too rarely to
+  // bound; replication.test.ts builds that figure and shows the lost entry deterministically.
   const cases: Array<{ name: string; base: Omit<SimOptions, 'seed'>; bound: number }> = [
     { name: '(a) vote not persisted', base: { nodes: 3, steps: STEPS, faults: { forgetVote: true } }, bound: 5 },
     { name: '(a) vote not persisted, consequences only', base: { nodes: 3, steps: 20000, faults: { forgetVote: true }, protocolChecks: false }, bound: 600 },
@@ -78,7 +80,6 @@ describe('raft simulation catches broken variants', () => {
     { name: '(b, host) messages sent before the Ready is persisted', base: { nodes: 3, steps: STEPS, hostFaults: { sendBeforePersist: true } }, bound: 5 },
     { name: '(b, host) messages sent before persisting, consequences only', base: { nodes: 3, steps: 20000, hostFaults: { sendBeforePersist: true }, protocolChecks: false }, bound: 100 },
     { name: '(c) earlier-term entry committed by counting', base: { nodes: 5, steps: STEPS, faults: { commitEarlierTerm: true } }, bound: 20 },
-    { name: '(c) earlier-term entry committed, consequences only', base: { nodes: 3, steps: 20000, faults: { commitEarlierTerm: true }, protocolChecks: false }, bound: 600 },
     { name: '(d) ReadIndex answered without a quorum round', base: { nodes: 3, steps: 20000, faults: { unconfirmedReadIndex: true } }, bound: 200 },
   ];
   for (const tc of cases) {

@@ -10,8 +10,9 @@
 //
 // The simulated host follows the Ready contract: persist → send → apply → advance, with the
 // pipeline split into stages so that a crash can land between any two of them and lose exactly
-// what was not persisted yet. In "parallel append" runs it sends the messages for which
-// Ready.earlyMessages before persisting (the leader's fast path).
+// what was not persisted yet. In "parallel append" runs it sends Ready.earlyMessages before
+// persisting (the leader's fast path). A crash hits a member with a Ready in flight half the
+// time; partitions often isolate the leader (Jepsen's "partition the primary").
 //
 // After every step the checker verifies:
 //   - election safety: at most one leader per term, ever;
@@ -22,7 +23,10 @@
 //   - state machine safety: every member applies the same entry at each index, contiguously,
 //     and a snapshot carries the same state as applying the log up to it;
 //   - linearizable reads: a ReadIndex answer is >= the highest commit index anywhere when the
-//     read was issued.
+//     read was issued;
+//   - and, unless protocolChecks is off, the rules themselves: a granted vote is on disk before
+//     it is sent and no member grants two candidates one term; a leader's commit index moves
+//     only onto an entry of its term and only over entries a majority of voters has on disk.
 // Finally the network heals, everyone restarts, and the cluster must converge (liveness).
 import { decodeConfChange, ConfChangeType } from '../../src/core/raft/confchange/conf-change.js';
 import type { ConfState } from '../../src/core/raft/confchange/conf-change.js';

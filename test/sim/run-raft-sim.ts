@@ -1,7 +1,7 @@
 // Command-line runner for the raft simulation: sweeps seeds or replays one with its trace.
 //
 //   node dist/test/sim/run-raft-sim.js --seeds 2000 [--nodes 5] [--steps 3000]
-//   node dist/test/sim/run-raft-sim.js --seed 42 --nodes 3 --steps 1500 --trace
+//   node dist/test/sim/run-raft-sim.js --seed 42 --nodes 3 --steps 10000 --trace
 //   ... --fault forgetVote|countSelfBeforePersist|commitEarlierTerm|unconfirmedReadIndex|sendBeforePersist
 //   ... --no-membership --no-protocol-checks --check-quorum true|false --parallel-append true|false
 //   ... --first 1000 (first seed of a sweep)
@@ -14,7 +14,7 @@ function parse(argv: readonly string[]): { base: Omit<SimOptions, 'seed'>; seeds
   let first = 1;
   let seed: number | undefined;
   let nodes: number | undefined;
-  let steps = 1500;
+  let steps = 10000;
   let trace = false;
   let membership = true;
   let protocolChecks = true;

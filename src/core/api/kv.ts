@@ -163,6 +163,18 @@ export interface CompactionResponse {
 
 export type StatusRequest = Record<string, never>;
 
+/** etcdserverpb.HashKVRequest: hash the key space up to `revision` (0 = current). */
+export interface HashKVRequest {
+  revision?: number;
+}
+
+/** etcdserverpb.HashKVResponse. */
+export interface HashKVResponse {
+  header: ResponseHeader;
+  hash: number;
+  compactRevision: number;
+}
+
 /** etcdserverpb.StatusResponse. */
 export interface StatusResponse {
   header: ResponseHeader;

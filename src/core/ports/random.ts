@@ -6,6 +6,7 @@
  */
 import type { ServiceIdentifier } from 'inversify';
 
+/** A source of uniformly distributed integers; deterministic for a given seed in tests. */
 export interface Random {
   /**
    * A uniformly distributed integer in [0, bound). `bound` is a positive integer no larger than
@@ -14,4 +15,5 @@ export interface Random {
   nextInt(bound: number): number;
 }
 
+/** The DI token of the Random port. */
 export const Random: ServiceIdentifier<Random> = Symbol.for('etcetera.Random');

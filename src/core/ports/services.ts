@@ -5,6 +5,8 @@
  */
 import type { ServiceIdentifier } from 'inversify';
 import type {
+  HashKVRequest,
+  HashKVResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -49,6 +51,8 @@ export interface KvService {
 
 export interface MaintenanceService {
   status(req: StatusRequest, ctx?: CallContext): Promise<StatusResponse>;
+  /** A hash of the key space's history up to a revision: equal on members with equal state. */
+  hashKV?(req: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse>;
 }
 
 /**

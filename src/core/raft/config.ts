@@ -34,6 +34,7 @@ export interface RaftFaults {
   readonly unconfirmedReadIndex?: boolean;
 }
 
+/** One member's raft settings; see `validateRaftConfig` for the limits. */
 export interface RaftConfig {
   /** This member's id: a positive safe integer. */
   readonly id: number;

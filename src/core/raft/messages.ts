@@ -22,6 +22,7 @@
  */
 import type { Entry, SnapshotMeta } from '../ports/storage-driver.js';
 
+/** Every raft message type; a role's step function switches over all of them. */
 export const MessageType = {
   /** Local: start an election (tick timeout or `campaign()`). */
   Hup: 0,

@@ -26,8 +26,8 @@ import { ConfChangeType, assertNodeId, encodeConfChange } from './confchange/con
 import type { Message } from './messages.js';
 import { MessageType, canSendBeforePersist, isLocalMessage, message } from './messages.js';
 import { Raft } from './raft.js';
-import type { Ready, Role, SoftState } from './ready.js';
-import { Role as Roles } from './ready.js';
+import type { Ready, SoftState } from './ready.js';
+import { Role } from './ready.js';
 import type { RaftStorage } from './storage.js';
 import type { ProgressState } from './tracker/progress.js';
 
@@ -267,7 +267,7 @@ export class RawNode {
   status(): RaftStatus {
     const r = this.raft;
     const progress = new Map<number, ProgressStatus>();
-    if (r.role === Roles.Leader) {
+    if (r.role === Role.Leader) {
       for (const [id, pr] of r.trk.progress) {
         progress.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, isLearner: pr.isLearner, inflight: pr.inflights.size() });
       }

@@ -1,7 +1,7 @@
 /**
  * The frame format of etcetera's client protocol, carried by both the ws and the tcp
- * transport: many unary calls (and, in later issues, streams) multiplexed over one connection,
- * correlated by a call id the client picks.
+ * transport: many unary calls and bidirectional streams (Watch, LeaseKeepAlive) multiplexed
+ * over one connection, correlated by a call id the client picks.
  *
  * One frame:
  *

@@ -164,6 +164,13 @@ export const Methods = {
     'etcdserverpb.StatusResponse',
     (s, r, c) => s.maintenance.status(r, c),
   ),
+  HashKV: unary(
+    68,
+    'etcdserverpb.Maintenance/HashKV',
+    'etcdserverpb.HashKVRequest',
+    'etcdserverpb.HashKVResponse',
+    (s, r, c) => (s.maintenance.hashKV ? s.maintenance.hashKV(r, c) : Promise.reject(new KvError('UnknownMethod', 'HashKV'))),
+  ),
 } as const;
 
 const byId: (Method | undefined)[] = [];

@@ -322,6 +322,8 @@ describe('RawNode Ready contract', () => {
     for (const t of [MessageType.Hup, MessageType.Beat, MessageType.CheckQuorum, MessageType.Unreachable, MessageType.SnapStatus]) {
       assert.equal(n.step(message({ type: t, from: 2, to: 1 })), false);
     }
+    // Only forwarded requests may come without a term.
+    assert.equal(n.step(message({ type: MessageType.App, from: 2, to: 1 })), false);
   });
 
   it('fault (a) omits the vote from the hard state it asks to persist', () => {

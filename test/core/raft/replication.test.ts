@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '../../../src/core/raft/messages.js';
+import { ConfChangeType } from '../../../src/core/raft/confchange/conf-change.js';
 import { MessageType, canSendBeforePersist, message } from '../../../src/core/raft/messages.js';
 import { RawNode } from '../../../src/core/raft/raw-node.js';
 import { Role } from '../../../src/core/raft/ready.js';
@@ -238,7 +239,7 @@ describe('raft replication', () => {
     let rd = n.ready();
     st.save({ entries: rd.entries, hardState: rd.hardState });
     n.advance(rd);
-    n.applyConfChange({ type: 2, nodeId: 2, context: new Uint8Array(0) });
+    n.applyConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: 2, context: new Uint8Array(0) });
     n.campaign();
     n.propose(b('x'));
     rd = n.ready();

@@ -4,6 +4,7 @@
 // restart from their compacted storage. Runs on the synchronous TestCluster.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ConfChangeType } from '../../../src/core/raft/confchange/conf-change.js';
 import { MessageType } from '../../../src/core/raft/messages.js';
 import { ProgressState } from '../../../src/core/raft/tracker/progress.js';
 import { TestCluster } from './cluster.js';
@@ -64,7 +65,7 @@ describe('raft snapshots', () => {
     const c = new TestCluster([1, 2, 3]);
     c.campaign(1);
     for (let i = 0; i < 5; i++) c.propose(1, `v${i}`);
-    c.get(1).node.proposeConfChange({ type: 2, nodeId: 4, context: new Uint8Array(0) });
+    c.get(1).node.proposeConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: 4, context: new Uint8Array(0) });
     c.stabilize();
     c.compact(1);
     c.add(4);

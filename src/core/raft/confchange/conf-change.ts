@@ -14,12 +14,14 @@
  */
 import { assert, unreachable } from '../../assert.js';
 
+/** What a membership change does; numbered as etcd's raftpb.ConfChangeType. */
 export const ConfChangeType = {
   /** Add a voter, or promote a learner to voter. */
   AddNode: 0,
   RemoveNode: 1,
+  // 2 is etcd's UpdateNode: member metadata is the host's business here, not raft's.
   /** Add a learner (receives the log, never votes nor counts), or demote a voter. */
-  AddLearnerNode: 2,
+  AddLearnerNode: 3,
 } as const;
 export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType];
 

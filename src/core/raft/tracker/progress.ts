@@ -17,6 +17,7 @@
 import { assert } from '../../assert.js';
 import { Inflights } from './inflights.js';
 
+/** How a leader sends to one member (see the file comment). */
 export const ProgressState = { Probe: 0, Replicate: 1, Snapshot: 2 } as const;
 export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
 

@@ -1,0 +1,142 @@
+// Runs a cluster of real server processes on loopback for end-to-end tests: picks free ports,
+// writes one config per member, starts them, and restarts or signals members by name.
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { startServer, tempDir, type ServerProcess } from './harness.js';
+import { Client } from '../../src/client/client.js';
+
+/** Ports the OS says are free now (bound then released; fine on a quiet loopback). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => res(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface ClusterOptions {
+  size?: number;
+  driver?: 'lmdb' | 'sqlite' | 'memory';
+  peerTransport?: 'tcp' | 'ws';
+  snapshotCount?: number;
+  heartbeatMs?: number;
+  electionMs?: number;
+}
+
+export interface Member {
+  readonly name: string;
+  readonly dataDir: string;
+  server: ServerProcess | undefined;
+}
+
+export class Cluster {
+  readonly members: Member[] = [];
+  private readonly extra: string[] = [];
+
+  private constructor(private readonly o: Required<ClusterOptions>) {}
+
+  static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const o: Required<ClusterOptions> = {
+      size: 3,
+      driver: 'lmdb',
+      peerTransport: 'tcp',
+      snapshotCount: 10000,
+      heartbeatMs: 50,
+      electionMs: 500,
+      ...options,
+    };
+    const c = new Cluster(o);
+    const ports = await freePorts(o.size * 3);
+    const base = tempDir('cluster');
+    const names = Array.from({ length: o.size }, (_, i) => `m${i + 1}`);
+    const initial = names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 3]}`).join(',');
+    for (let i = 0; i < o.size; i++) {
+      c.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
+      c.extra.push(
+        [
+          `name: ${names[i]}`,
+          `listen-peer-urls: ${o.peerTransport}://127.0.0.1:${ports[i * 3]}`,
+          `initial-cluster: ${initial}`,
+          'initial-cluster-token: e2e-cluster',
+          `heartbeat-interval: ${o.heartbeatMs}`,
+          `election-timeout: ${o.electionMs}`,
+          `snapshot-count: ${o.snapshotCount}`,
+        ].join('\n'),
+      );
+      (c.members[i] as { wsPort?: number }).wsPort = ports[i * 3 + 1];
+      (c.members[i] as { tcpPort?: number }).tcpPort = ports[i * 3 + 2];
+    }
+    await Promise.all(c.members.map((_, i) => c.startMember(i)));
+    return c;
+  }
+
+  /** Starts (or restarts) member `i` on its data dir and fixed ports. */
+  async startMember(i: number): Promise<ServerProcess> {
+    const m = this.members[i]!;
+    const ports = m as unknown as { wsPort: number; tcpPort: number };
+    m.server = await startServer({
+      driver: this.o.driver,
+      dataDir: m.dataDir,
+      wsAddress: `127.0.0.1:${ports.wsPort}`,
+      tcpAddress: `127.0.0.1:${ports.tcpPort}`,
+      extra: this.extra[i]!,
+    });
+    return m.server;
+  }
+
+  /** Client URLs of the members that are running (ws of each). */
+  urls(kind: 'ws' | 'tcp' = 'ws'): string[] {
+    return this.members.filter((m) => m.server !== undefined).map((m) => (kind === 'ws' ? m.server!.ws : m.server!.tcp));
+  }
+
+  client(i: number, kind: 'ws' | 'tcp' = 'ws'): Client {
+    const s = this.members[i]!.server!;
+    return new Client({ endpoints: [kind === 'ws' ? s.ws : s.tcp], timeoutMs: 10_000 });
+  }
+
+  /** The index of the member every running member agrees leads, polling until one does. */
+  async leader(timeoutMs = 15_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = new Set<number>();
+      let ids: (number | undefined)[] = [];
+      ids = await Promise.all(
+        this.members.map(async (m) => {
+          if (m.server === undefined) return undefined;
+          const c = new Client({ endpoints: [m.server.ws], timeoutMs: 1000 });
+          try {
+            const s = await c.status();
+            seen.add(s.leader);
+            return s.header.memberId;
+          } catch {
+            seen.add(-1);
+            return undefined;
+          } finally {
+            await c.close();
+          }
+        }),
+      );
+      if (seen.size === 1 && !seen.has(0) && !seen.has(-1)) {
+        const leaderId = [...seen][0]!;
+        const i = ids.indexOf(leaderId);
+        if (i >= 0) return i;
+      }
+      if (Date.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms (saw ${[...seen].join(',')})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map(async (m) => {
+      if (m.server !== undefined) {
+        m.server.proc.kill('SIGCONT');
+        await m.server.stop();
+      }
+      m.server = undefined;
+    }));
+  }
+}
