@@ -58,7 +58,6 @@ export class Cluster {
       c.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
       c.extra.push(
         [
-          `name: ${names[i]}`,
           `listen-peer-urls: ${o.peerTransport}://127.0.0.1:${ports[i * 3]}`,
           `initial-cluster: ${initial}`,
           'initial-cluster-token: e2e-cluster',
@@ -80,6 +79,7 @@ export class Cluster {
     const ports = m as unknown as { wsPort: number; tcpPort: number };
     m.server = await startServer({
       driver: this.o.driver,
+      name: m.name,
       dataDir: m.dataDir,
       wsAddress: `127.0.0.1:${ports.wsPort}`,
       tcpAddress: `127.0.0.1:${ports.tcpPort}`,

@@ -26,6 +26,8 @@ export interface ServerProcess {
 
 export interface StartOptions {
   driver: 'lmdb' | 'sqlite' | 'memory';
+  /** Member name, default 'e2e'. */
+  name?: string;
   dataDir?: string;
   /** Extra YAML lines. */
   extra?: string;
@@ -48,7 +50,7 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
   writeFileSync(
     cfg,
     [
-      'name: e2e',
+      `name: ${o.name ?? 'e2e'}`,
       `data-dir: ${dataDir}`,
       `storage: { driver: ${o.driver} }`,
       'listeners:',
