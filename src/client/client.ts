@@ -25,6 +25,16 @@
  * stop working on it. All failures are `KvError`s (see errors.ts).
  */
 import type {
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberPromoteRequest,
+  MemberRemoveRequest,
+  MembersResponse,
+  MemberUpdateRequest,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+} from '../core/api/cluster.js';
+import type {
   HashKVRequest,
   HashKVResponse,
   CompactionRequest,
@@ -196,6 +206,36 @@ export class Client implements ConnectionOwner, LeaseHost {
   /** Maintenance.Status of the member this client is connected to. Retried once. */
   status(o?: CallOptions): Promise<StatusResponse> {
     return this.call(Methods.Status, {}, o, 1);
+  }
+
+  /** Cluster.MemberList. Retried once. */
+  memberList(o?: CallOptions): Promise<MembersResponse> {
+    return this.call(Methods.MemberList, {}, o, 1);
+  }
+
+  /** Cluster.MemberAdd: a voter (or a learner) reachable at `peerURLs`. Not retried. */
+  memberAdd(req: MemberAddRequest, o?: CallOptions): Promise<MemberAddResponse> {
+    return this.call(Methods.MemberAdd, req, o, 0);
+  }
+
+  /** Cluster.MemberRemove. Not retried. */
+  memberRemove(req: MemberRemoveRequest, o?: CallOptions): Promise<MembersResponse> {
+    return this.call(Methods.MemberRemove, req, o, 0);
+  }
+
+  /** Cluster.MemberUpdate (new peer URLs). Not retried. */
+  memberUpdate(req: MemberUpdateRequest, o?: CallOptions): Promise<MembersResponse> {
+    return this.call(Methods.MemberUpdate, req, o, 0);
+  }
+
+  /** Cluster.MemberPromote: a learner that caught up becomes a voter. Not retried. */
+  memberPromote(req: MemberPromoteRequest, o?: CallOptions): Promise<MembersResponse> {
+    return this.call(Methods.MemberPromote, req, o, 0);
+  }
+
+  /** Maintenance.MoveLeader, sent to the leader. Not retried. */
+  moveLeader(req: MoveLeaderRequest, o?: CallOptions): Promise<MoveLeaderResponse> {
+    return this.call(Methods.MoveLeader, req, o, 0);
   }
 
   /** Maintenance.HashKV: the member's hash of the key space up to `revision` (0 = current). */

@@ -49,6 +49,18 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../core/api/lease.js';
+import type {
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberInfo,
+  MemberListRequest,
+  MemberPromoteRequest,
+  MemberRemoveRequest,
+  MembersResponse,
+  MemberUpdateRequest,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+} from '../core/api/cluster.js';
 import { schemaRoot } from './schema.js';
 
 /** `etcetera.ErrorReply`: how ws/tcp carry a failed call (see errors.ts `ERRORS`). */
@@ -71,6 +83,19 @@ export interface MessageTypes {
   'etcdserverpb.TxnRequest': TxnRequest;
   'etcdserverpb.TxnResponse': TxnResponse;
   'etcdserverpb.HashKVRequest': HashKVRequest;
+  'etcdserverpb.Member': MemberInfo;
+  'etcdserverpb.MemberListRequest': MemberListRequest;
+  'etcdserverpb.MemberListResponse': MembersResponse;
+  'etcdserverpb.MemberAddRequest': MemberAddRequest;
+  'etcdserverpb.MemberAddResponse': MemberAddResponse;
+  'etcdserverpb.MemberRemoveRequest': MemberRemoveRequest;
+  'etcdserverpb.MemberRemoveResponse': MembersResponse;
+  'etcdserverpb.MemberUpdateRequest': MemberUpdateRequest;
+  'etcdserverpb.MemberUpdateResponse': MembersResponse;
+  'etcdserverpb.MemberPromoteRequest': MemberPromoteRequest;
+  'etcdserverpb.MemberPromoteResponse': MembersResponse;
+  'etcdserverpb.MoveLeaderRequest': MoveLeaderRequest;
+  'etcdserverpb.MoveLeaderResponse': MoveLeaderResponse;
   'etcdserverpb.HashKVResponse': HashKVResponse;
   'etcdserverpb.CompactionRequest': CompactionRequest;
   'etcdserverpb.CompactionResponse': CompactionResponse;
@@ -163,6 +188,7 @@ export const MESSAGE_NAMES = [
   'etcdserverpb.StatusRequest',
   'etcdserverpb.StatusResponse',
   'etcetera.InternalRequest',
+  'etcetera.MemberAttributes',
   'etcetera.ErrorReply',
 ] as const;
 

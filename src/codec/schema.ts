@@ -513,6 +513,14 @@ message InternalRequest {
   etcdserverpb.LeaseCheckpointRequest lease_checkpoint = 8;
   // The member that proposed the entry: only it answers a client for it.
   uint64 origin = 15;
+  // A member publishing its name and client URLs (etcd's attribute publish).
+  MemberAttributes member_attributes = 16;
+}
+
+message MemberAttributes {
+  uint64 id = 1;
+  string name = 2;
+  repeated string client_urls = 3;
 }
 
 message ErrorReply {

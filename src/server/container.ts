@@ -23,6 +23,7 @@ import { Config, type ListenerTransport } from './config.js';
 import { ConsensusHost } from './host.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
 import { KvServiceImpl, MaintenanceServiceImpl } from './kv-service.js';
+import { ClusterServiceImpl } from './cluster-service.js';
 import { EtceteraServer, type Listener } from './server.js';
 import { SingleMemberHost } from './single-member-host.js';
 import { RaftHost } from './raft-host.js';
@@ -43,22 +44,25 @@ function createRaftHost(
   applier: Applier,
   storage: StorageHandles,
   reloaded: () => void,
+  removed: (() => void) | undefined,
   fatal: (err: unknown) => void,
   log: Logger,
 ): RaftHost {
   const token = cfg.initialClusterToken;
-  const memberId = memberIdFor(cfg.name, token);
+  // A cluster member's id follows from its peer URL (as etcd's does), so that a member added
+  // with `member add URL` and then started with that URL agrees on its id with everyone.
+  const idOf = (peerUrl: string): number => memberIdFor(peerUrl, token);
+  const memberId = idOf(cfg.advertisePeerUrl!);
   const initialMembers: Member[] = cfg.initialCluster.map((m) => ({
-    id: memberIdFor(m.name, token),
+    id: idOf(m.peerUrl),
     name: m.name,
     peerURLs: [m.peerUrl],
     clientURLs: [],
     isLearner: false,
   }));
-  const clusterId = clusterIdFor(
-    initialMembers.map((m) => m.id),
-    token,
-  );
+  // NB: from the token alone (not the initial members, as etcd does): a member joining with
+  // initial-cluster-state: existing lists a different initial cluster but must get the same id.
+  const clusterId = clusterIdFor([], token);
   const peerUrl = new URL(cfg.listenPeerUrl!);
   const transport = createPeerTransport(
     peerUrl.protocol === 'ws:' ? 'ws' : 'tcp',
@@ -86,6 +90,8 @@ function createRaftHost(
       snapshotCount: cfg.snapshotCount,
       requestTimeoutMs: Math.max(5000, 5 * cfg.electionTimeoutMs),
       reloaded,
+      memberIdFor: idOf,
+      ...(removed === undefined ? {} : { removed }),
       fatal,
     },
     log,
@@ -114,7 +120,12 @@ const ListenersToken = Symbol.for('etcetera.Listeners');
  * Builds a server from a validated config: opens the storage (the only async step, so it
  * happens before the rest is bound), then binds every part as a singleton.
  */
-export async function createServer(config: Config, logger: Logger, fatal: (err: unknown) => void): Promise<EtceteraServer> {
+export async function createServer(
+  config: Config,
+  logger: Logger,
+  fatal: (err: unknown) => void,
+  hooks: { readonly removed?: () => void } = {},
+): Promise<EtceteraServer> {
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind(Config).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
@@ -160,7 +171,7 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
         const lessor = ctx.get(LessorToken);
         // After a snapshot from the leader replaced the backend, leases are rebuilt from it too.
         const reloaded = (): void => lessor.reload(storage.backend, store);
-        return createRaftHost(cfg, store, ctx.get(ApplierToken), storage, reloaded, ctx.get(FatalHandler), ctx.get(Logger));
+        return createRaftHost(cfg, store, ctx.get(ApplierToken), storage, reloaded, hooks.removed, ctx.get(FatalHandler), ctx.get(Logger));
       }
       return new SingleMemberHost(
         ctx.get(KvStoreToken),
@@ -180,6 +191,7 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
     })
     .inSingletonScope();
   container.bind(KvServiceImpl).toSelf().inSingletonScope();
+  container.bind(ClusterServiceImpl).toSelf().inSingletonScope();
   container.bind(MaintenanceServiceImpl).toSelf().inSingletonScope();
   container
     .bind(WatchHub)
@@ -197,6 +209,7 @@ export async function createServer(config: Config, logger: Logger, fatal: (err: 
     .toDynamicValue((ctx) => ({
       kv: ctx.get(KvServiceImpl),
       maintenance: ctx.get(MaintenanceServiceImpl),
+      cluster: ctx.get(ClusterServiceImpl),
       watch: ctx.get(WatchServiceImpl),
       lease: ctx.get(LeaseServiceImpl),
     }))

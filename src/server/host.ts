@@ -12,6 +12,7 @@ import type { InternalRequest } from '../core/api/kv.js';
 import type { ApplyResult, RevisionChanges } from '../core/apply/applier.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
 import type { CallContext } from '../core/ports/services.js';
+import type { Member } from './membership.js';
 
 export interface HostStatus {
   readonly memberId: number;
@@ -44,6 +45,21 @@ export interface ConsensusHost {
   status(): HostStatus;
   /** Called after each applied batch with its revision changes, in order (the watch hub subscribes). */
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void;
+  /** The members as the projection records them (a lone member: itself). */
+  members(): readonly Member[];
+  /** After the listeners are up: makes this member's name and client URLs known to the cluster. */
+  publish(name: string, clientURLs: readonly string[]): void;
+  /**
+   * Membership changes and leadership transfer; only a Raft host has them (the service answers
+   * `etcdserver: not capable` otherwise). Each resolves once the change is applied here.
+   */
+  readonly reconfigure?: {
+    addMember(peerURLs: readonly string[], isLearner: boolean): Promise<Member>;
+    removeMember(id: number): Promise<void>;
+    updateMember(id: number, peerURLs: readonly string[]): Promise<void>;
+    promoteMember(id: number): Promise<void>;
+    moveLeader(to: number): Promise<void>;
+  };
   /** Stops accepting proposals, finishes the write in flight, closes the storage. */
   stop(): Promise<void>;
 }

@@ -81,7 +81,10 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   };
   try {
-    server = await createServer(config, logger, fatal);
+    server = await createServer(config, logger, fatal, {
+      // A member removed from the cluster stops, as etcd's does.
+      removed: () => process.kill(process.pid, 'SIGTERM'),
+    });
     await server.start();
   } catch (e) {
     logger.error({ err: String((e as Error)?.stack ?? e) }, 'failed to start');

@@ -60,6 +60,10 @@ export interface RaftHostOptions {
   readonly requestTimeoutMs: number;
   /** Called after a snapshot replaced the backend and the key index was rebuilt (leases reload). */
   readonly reloaded?: () => void;
+  /** How a member id follows from its (first) peer URL: the same on every member. */
+  readonly memberIdFor: (peerUrl: string) => number;
+  /** Called when this member has been removed from the cluster (it should stop). */
+  readonly removed?: () => void;
   readonly fatal: (err: unknown) => void;
 }
 
@@ -108,7 +112,7 @@ class LogStoreRaftStorage implements RaftStorage {
 
 export class RaftHost implements ConsensusHost {
   private node!: RawNode;
-  private members = new Map<number, Member>();
+  private memberMap = new Map<number, Member>();
   private readonly waiters = new Map<number, Waiter>();
   private readonly reads = new Map<string, ReadWaiter[]>();
   /** Reads waiting for the next ReadIndex round. */
@@ -128,6 +132,9 @@ export class RaftHost implements ConsensusHost {
   private leader = 0;
   private role: Role = Role.Follower;
   private cachedSnapshot: Snapshot | undefined;
+  private publishing: { name: string; clientURLs: string[] } | undefined;
+  private publishInFlight = false;
+  private readonly confWaiters = new Set<{ cc: ConfChange; resolve(): void; reject(e: unknown): void; timer: NodeJS.Timeout }>();
   private readonly listeners = new Set<(changes: readonly RevisionChanges[]) => void>();
   private readonly leaderListeners = new Set<(isLeader: boolean) => void>();
 
@@ -150,7 +157,7 @@ export class RaftHost implements ConsensusHost {
     assert(!this.started, 'host started twice');
     this.started = true;
     const o = this.options;
-    this.members = loadMembers(this.backend);
+    this.memberMap = loadMembers(this.backend);
     this.node = new RawNode(
       {
         id: o.memberId,
@@ -169,8 +176,8 @@ export class RaftHost implements ConsensusHost {
       this.node.bootstrap(o.initialMembers.map((m) => ({ id: m.id, context: encodeMember(m) })));
     }
     // Peers known from the projection, or from the config before the first ConfChange applies.
-    for (const m of o.initialMembers) if (!this.members.has(m.id)) this.addPeer(m);
-    for (const m of this.members.values()) this.addPeer(m);
+    for (const m of o.initialMembers) if (!this.memberMap.has(m.id)) this.addPeer(m);
+    for (const m of this.memberMap.values()) this.addPeer(m);
     this.applied = this.logStore.snapshotMeta().index;
     this.lastCompactIndex = this.applied;
 
@@ -186,7 +193,7 @@ export class RaftHost implements ConsensusHost {
     }, o.tickMs);
     this.kick();
     await this.loopDone;
-    this.log.info({ memberId: o.memberId.toString(16), members: this.members.size, applied: this.applied }, 'raft started');
+    this.log.info({ memberId: o.memberId.toString(16), members: this.memberMap.size, applied: this.applied }, 'raft started');
   }
 
   propose(request: Omit<InternalRequest, 'id' | 'origin'>): Promise<ApplyResult> {
@@ -242,22 +249,108 @@ export class RaftHost implements ConsensusHost {
     };
   }
 
-  /** The members as the projection records them. */
-  memberList(): Member[] {
-    return [...this.members.values()].sort((a, b) => a.id - b.id);
+  members(): readonly Member[] {
+    return [...this.memberMap.values()].sort((a, b) => a.id - b.id);
   }
 
-  /** Hands leadership to `to` (must be a voter); resolves when it has it or rejects after a timeout. */
-  async moveLeader(to: number): Promise<void> {
-    if (this.leader !== this.options.memberId) throw new KvError('NotLeader');
-    if (to === this.options.memberId || !this.members.has(to)) throw new KvError('BadLeaderTransferee');
-    this.node.transferLeader(to);
-    this.kick();
-    const deadline = Date.now() + this.options.requestTimeoutMs;
-    while (this.leader !== to) {
-      if (Date.now() > deadline) throw new KvError('Timeout');
-      await new Promise((r) => setTimeout(r, this.options.tickMs));
+  publish(name: string, clientURLs: readonly string[]): void {
+    this.publishing = { name, clientURLs: [...clientURLs] };
+    this.maybePublish();
+  }
+
+  /** Proposes this member's attributes once a leader is known, until the projection has them. */
+  private maybePublish(): void {
+    const p = this.publishing;
+    if (p === undefined || this.leader === 0 || this.stopped) return;
+    const mine = this.memberMap.get(this.options.memberId);
+    if (mine !== undefined && mine.name === p.name && mine.clientURLs.join(',') === p.clientURLs.join(',')) {
+      this.publishing = undefined;
+      return;
     }
+    if (this.publishInFlight) return;
+    this.publishInFlight = true;
+    this.propose({ memberAttributes: { id: this.options.memberId, name: p.name, clientUrls: [...p.clientURLs] } })
+      .catch(() => {})
+      .finally(() => {
+        this.publishInFlight = false;
+        setTimeout(() => this.maybePublish(), this.options.tickMs).unref();
+      });
+  }
+
+  readonly reconfigure = {
+    addMember: async (peerURLs: readonly string[], isLearner: boolean): Promise<Member> => {
+      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
+      const id = this.options.memberIdFor(peerURLs[0]!);
+      if (this.memberMap.has(id)) throw new KvError('MemberExist');
+      for (const m of this.memberMap.values()) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw new KvError('PeerURLExist');
+      const member: Member = { id, name: '', peerURLs: [...peerURLs], clientURLs: [], isLearner };
+      await this.changeMembership({ type: isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, nodeId: id, context: encodeMember(member) });
+      return this.memberMap.get(id) ?? member;
+    },
+    removeMember: async (id: number): Promise<void> => {
+      if (!this.memberMap.has(id)) throw new KvError('MemberNotFound');
+      await this.changeMembership({ type: ConfChangeType.RemoveNode, nodeId: id, context: new Uint8Array(0) });
+    },
+    updateMember: async (id: number, peerURLs: readonly string[]): Promise<void> => {
+      const m = this.memberMap.get(id);
+      if (m === undefined) throw new KvError('MemberNotFound');
+      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
+      const next: Member = { ...m, peerURLs: [...peerURLs] };
+      const type = m.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+      await this.changeMembership({ type, nodeId: id, context: encodeMember(next) });
+    },
+    promoteMember: async (id: number): Promise<void> => {
+      const m = this.memberMap.get(id);
+      if (m === undefined) throw new KvError('MemberNotFound');
+      if (!m.isLearner) throw new KvError('MemberNotLearner');
+      // Only the leader knows how far the learner got. NB: etcd forwards this to the leader;
+      // here a follower answers NotLeader and the client retries on the leader.
+      if (this.leader !== this.options.memberId) throw new KvError('NotLeader');
+      const st = this.node.status();
+      const pr = st.progress.get(id);
+      const leaderMatch = st.progress.get(this.options.memberId)?.match ?? st.commit;
+      // etcd's rule: the learner's match index is at least 90% of the leader's.
+      if (pr === undefined || pr.match < leaderMatch * 0.9) throw new KvError('LearnerNotReady');
+      await this.changeMembership({ type: ConfChangeType.AddNode, nodeId: id, context: encodeMember({ ...m, isLearner: false }) });
+    },
+    moveLeader: async (to: number): Promise<void> => {
+      if (this.leader !== this.options.memberId) throw new KvError('NotLeader');
+      const target = this.memberMap.get(to);
+      if (to === this.options.memberId || target === undefined || target.isLearner) throw new KvError('BadLeaderTransferee');
+      this.node.transferLeader(to);
+      this.kick();
+      const deadline = Date.now() + this.options.requestTimeoutMs;
+      while (this.leader !== to) {
+        if (Date.now() > deadline) throw new KvError('Timeout');
+        await new Promise((r) => setTimeout(r, this.options.tickMs));
+      }
+    },
+  };
+
+  /** Proposes a ConfChange and resolves once this member applied it. */
+  private changeMembership(cc: ConfChange): Promise<void> {
+    if (this.stopped) return Promise.reject(new KvError('Stopped'));
+    if (this.leader === 0) return Promise.reject(new KvError('NoLeader'));
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        cc,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.confWaiters.delete(w);
+          reject(new KvError('Timeout'));
+        }, this.options.requestTimeoutMs),
+      };
+      this.confWaiters.add(w);
+      if (!this.node.proposeConfChange(cc)) {
+        this.confWaiters.delete(w);
+        clearTimeout(w.timer);
+        // Another change is still being applied, or the change is invalid (the last voter).
+        reject(new KvError('ReconfigFailed'));
+        return;
+      }
+      this.kick();
+    });
   }
 
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void {
@@ -285,6 +378,11 @@ export class RaftHost implements ConsensusHost {
       clearTimeout(w.timer);
       w.reject(new KvError('Stopped'));
     }
+    for (const w of this.confWaiters) {
+      clearTimeout(w.timer);
+      w.reject(new KvError('Stopped'));
+    }
+    this.confWaiters.clear();
     await this.transport.close();
     await this.backend.sync();
   }
@@ -377,6 +475,7 @@ export class RaftHost implements ConsensusHost {
     if (lead !== this.leader) this.log.info({ leader: lead.toString(16), role }, lead === 0 ? 'no leader' : 'leader elected');
     this.leader = lead;
     this.role = role;
+    if (lead !== 0) setImmediate(() => this.maybePublish());
     const isLeader = role === Role.Leader;
     if (isLeader !== wasLeader) for (const l of this.leaderListeners) l(isLeader);
     if (lead === 0 || !isLeader) {
@@ -402,8 +501,8 @@ export class RaftHost implements ConsensusHost {
     restoreBackendSnapshot(this.backend, snap.data);
     this.store.reload();
     this.options.reloaded?.();
-    this.members = loadMembers(this.backend);
-    for (const m of this.members.values()) this.addPeer(m);
+    this.memberMap = loadMembers(this.backend);
+    for (const m of this.memberMap.values()) this.addPeer(m);
     this.applied = snap.meta.index;
     this.lastCompactIndex = Math.max(this.lastCompactIndex, snap.meta.index);
     this.log.info({ index: snap.meta.index }, 'applied a snapshot from the leader');
@@ -428,6 +527,20 @@ export class RaftHost implements ConsensusHost {
         run.push({ index: e.index, request: null });
       } else {
         const request = e.data.byteLength > 0 ? decodeInternalRequest(e.data) : null;
+        if (request?.memberAttributes) {
+          // Membership bookkeeping, not the key space: the applier only records the index.
+          this.applyMemberAttributes(request.memberAttributes);
+          run.push({ index: e.index, request: null });
+          if (request.origin === this.options.memberId) {
+            const w = this.waiters.get(request.id);
+            if (w) {
+              this.waiters.delete(request.id);
+              clearTimeout(w.timer);
+              w.resolve({ index: e.index, requestId: request.id });
+            }
+          }
+          continue;
+        }
         if (request !== null && request.origin === this.options.memberId) mine.add(e.index);
         run.push({ index: e.index, request });
       }
@@ -447,22 +560,41 @@ export class RaftHost implements ConsensusHost {
 
   private applyConfChange(cc: ConfChange): void {
     this.node.applyConfChange(cc);
+    for (const w of this.confWaiters) {
+      if (w.cc.type === cc.type && w.cc.nodeId === cc.nodeId) {
+        this.confWaiters.delete(w);
+        clearTimeout(w.timer);
+        w.resolve();
+      }
+    }
     if (cc.type === ConfChangeType.RemoveNode) {
-      this.members.delete(cc.nodeId);
+      this.memberMap.delete(cc.nodeId);
       deleteMember(this.backend, cc.nodeId);
       if (cc.nodeId !== this.options.memberId) this.transport.removePeer(cc.nodeId);
+      else if (this.started && !this.stopped) {
+        this.log.warn({}, 'this member was removed from the cluster');
+        setImmediate(() => this.options.removed?.());
+      }
       return;
     }
     const m = decodeMember(cc.nodeId, cc.context);
-    const prev = this.members.get(cc.nodeId);
+    const prev = this.memberMap.get(cc.nodeId);
     const member: Member = {
       ...(prev ?? m),
       ...(cc.context.byteLength > 0 ? m : {}),
       isLearner: cc.type === ConfChangeType.AddLearnerNode,
     };
-    this.members.set(member.id, member);
+    this.memberMap.set(member.id, member);
     saveMember(this.backend, member);
     this.addPeer(member);
+  }
+
+  private applyMemberAttributes(a: { id: number; name: string; clientUrls: string[] }): void {
+    const m = this.memberMap.get(a.id);
+    if (m === undefined) return; // removed meanwhile
+    const next: Member = { ...m, name: a.name, clientURLs: [...a.clientUrls] };
+    this.memberMap.set(a.id, next);
+    saveMember(this.backend, next);
   }
 
   private answerReads(): void {

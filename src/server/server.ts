@@ -59,6 +59,7 @@ export class EtceteraServer {
       this.addresses.push({ transport, url });
       this.log.info({ transport, url }, `listening for clients on ${url}`);
     }
+    this.host.publish(this.config.name, this.config.advertiseClientUrls ?? this.addresses.map((a) => a.url));
     const s = this.host.status();
     this.log.info(
       {

@@ -26,6 +26,7 @@ import type { Entry, HardState, LogStore, Backend } from '../core/ports/storage-
 import { EntryType } from '../core/ports/storage-driver.js';
 import { decodeInternalRequest, encodeInternalRequest } from '../codec/messages.js';
 import type { ConsensusHost, HostStatus } from './host.js';
+import type { Member } from './membership.js';
 
 export interface SingleMemberHostOptions {
   readonly memberId: number;
@@ -60,6 +61,7 @@ export class SingleMemberHost implements ConsensusHost {
   private stopped = false;
   private started = false;
   private idle: Promise<void> = Promise.resolve();
+  private self: Member = { id: 0, name: '', peerURLs: [], clientURLs: [], isLearner: false };
   private readonly listeners = new Set<(changes: readonly RevisionChanges[]) => void>();
 
   constructor(
@@ -69,7 +71,9 @@ export class SingleMemberHost implements ConsensusHost {
     private readonly backend: Backend,
     private readonly options: SingleMemberHostOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.self = { ...this.self, id: options.memberId };
+  }
 
   async start(): Promise<void> {
     assert(!this.started, 'host started twice');
@@ -139,6 +143,14 @@ export class SingleMemberHost implements ConsensusHost {
       commitIndex: this.commitIndex,
       appliedIndex: this.appliedIndex,
     };
+  }
+
+  members(): readonly Member[] {
+    return [this.self];
+  }
+
+  publish(name: string, clientURLs: readonly string[]): void {
+    this.self = { ...this.self, name, clientURLs: [...clientURLs] };
   }
 
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void {

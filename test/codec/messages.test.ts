@@ -116,6 +116,16 @@ const samples: Record<string, [object, object]> = {
   LeaseRevoke: [{ ID: BIG }, { header }],
   LeaseTimeToLive: [{ ID: BIG, keys: true }, { header, ID: BIG, TTL: -1, grantedTTL: 30, keys: [b('k1'), b('')] }],
   LeaseLeases: [{}, { header, leases: [{ ID: 1 }, { ID: BIG }] }],
+  MemberAdd: [
+    { peerURLs: ['tcp://127.0.0.1:2380'], isLearner: true },
+    { header, member: { ID: BIG, name: '', peerURLs: ['tcp://127.0.0.1:2380'], clientURLs: [], isLearner: true }, members: [] },
+  ],
+  MemberRemove: [{ ID: BIG }, { header, members: [{ ID: 7, name: 'a', peerURLs: ['tcp://x:1'], clientURLs: ['ws://x:2'], isLearner: false }] }],
+  MemberUpdate: [{ ID: BIG, peerURLs: ['ws://h:3'] }, { header, members: [] }],
+  MemberList: [{}, { header, members: [{ ID: 9, name: 'b', peerURLs: [], clientURLs: [], isLearner: false }] }],
+  MemberPromote: [{ ID: 3 }, { header, members: [] }],
+  MoveLeader: [{ targetID: BIG }, { header }],
+  HashKV: [{ revision: 12 }, { header, hash: 4294967295, compactRevision: 3 }],
   Status: [
     {},
     {

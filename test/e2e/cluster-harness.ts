@@ -36,8 +36,36 @@ export interface Member {
 export class Cluster {
   readonly members: Member[] = [];
   private readonly extra: string[] = [];
+  private base = '';
+  /** name=peerURL of every member ever configured, for a joining member's initial-cluster. */
+  private readonly peerList: string[] = [];
 
   private constructor(private readonly o: Required<ClusterOptions>) {}
+
+  /**
+   * Prepares member `name` to join the running cluster (after `member add` of `peerUrl()`):
+   * its config lists every member and says initial-cluster-state: existing. Returns its index.
+   */
+  async prepareJoin(name: string): Promise<{ index: number; peerUrl: string }> {
+    const [peer, ws, tcp] = await freePorts(3);
+    const peerUrl = `${this.o.peerTransport}://127.0.0.1:${peer}`;
+    this.peerList.push(`${name}=${peerUrl}`);
+    const index = this.members.length;
+    const m = { name, dataDir: join(this.base, name), server: undefined, wsPort: ws, tcpPort: tcp };
+    this.members.push(m);
+    this.extra.push(
+      [
+        `listen-peer-urls: ${peerUrl}`,
+        `initial-cluster: ${this.peerList.join(',')}`,
+        'initial-cluster-state: existing',
+        'initial-cluster-token: e2e-cluster',
+        `heartbeat-interval: ${this.o.heartbeatMs}`,
+        `election-timeout: ${this.o.electionMs}`,
+        `snapshot-count: ${this.o.snapshotCount}`,
+      ].join('\n'),
+    );
+    return { index, peerUrl };
+  }
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const o: Required<ClusterOptions> = {
@@ -52,8 +80,10 @@ export class Cluster {
     const c = new Cluster(o);
     const ports = await freePorts(o.size * 3);
     const base = tempDir('cluster');
+    c.base = base;
     const names = Array.from({ length: o.size }, (_, i) => `m${i + 1}`);
-    const initial = names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 3]}`).join(',');
+    c.peerList.push(...names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 3]}`));
+    const initial = c.peerList.join(',');
     for (let i = 0; i < o.size; i++) {
       c.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
       c.extra.push(

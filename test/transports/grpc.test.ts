@@ -18,6 +18,7 @@ import type { Services, StreamSink } from '../../src/core/ports/services.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_QUEUED_BYTES } from '../../src/transports/codec/options.js';
 import { MessageReader, percentEncode, percentDecode, parseTimeoutMs } from '../../src/transports/grpc/grpc-frame.js';
 import { ExtraCodec } from '../../src/transports/grpc/grpc-schema.js';
+import { etcdClientUrls } from '../../src/transports/grpc/rpcs.js';
 import { GrpcTransport } from '../../src/transports/grpc/grpc-transport.js';
 import { splitJsonValues } from '../../src/transports/http/gateway.js';
 import { FakeServices, MemoryLogger } from '../helpers/fake-services.js';
@@ -231,7 +232,7 @@ test('malformed input gets an error status; the server keeps serving', async () 
   // Prefix flag other than 0/1.
   const flag = await client.call('/etcdserverpb.KV/Put', [Buffer.from([2, 0, 0, 0, 0])]);
   assert.equal(flag.status, Status.INTERNAL);
-  assert.equal(flag.message, 'grpc: invalid message prefix flag 2');
+  assert.equal(flag.message, 'grpc: received unexpected payload format 2');
   // Compressed flag without an encoding.
   const noEnc = await client.call('/etcdserverpb.KV/Put', [frame(b('x'), true)]);
   assert.equal(noEnc.status, Status.INTERNAL);
@@ -240,10 +241,11 @@ test('malformed input gets an error status; the server keeps serving', async () 
   assert.equal(badEnc.status, Status.UNIMPLEMENTED);
   // The request ends inside a message, or without one.
   const partial = await client.call('/etcdserverpb.KV/Put', [frame(PutReq.encode({ key: b('p') })).subarray(0, 6)]);
-  assert.equal(partial.status, Status.INTERNAL);
-  assert.equal(partial.message, 'grpc: received an incomplete message before the end of the stream');
+  assert.equal(partial.status, Status.UNKNOWN, "grpc-go's answer");
+  assert.equal(partial.message, 'unexpected EOF');
   const empty = await client.call('/etcdserverpb.KV/Put', []);
-  assert.equal(empty.status, Status.INTERNAL);
+  assert.equal(empty.status, Status.UNKNOWN);
+  assert.equal(empty.message, 'EOF');
   assert.equal(fake.calls.put, before, 'none of these reached the service');
   // gzip-compressed requests are read.
   const gz = await client.call('/etcdserverpb.KV/Put', [frame(gzipSync(PutReq.encode({ key: b('gz'), value: b('z') })), true)], {
@@ -341,6 +343,44 @@ test('member list, alarm, defragment, move-leader, health, auth answer as a sing
   assert.equal(st.res!.header.memberId, 5);
   const enable = await client.call('/etcdserverpb.Auth/AuthEnable', [frame(b(''))]);
   assert.equal(enable.message, 'etcdserver: root user does not exist');
+});
+
+test('a cluster service answers Cluster RPCs; client URLs are shown as etcd clients dial them', async () => {
+  assert.deepEqual(etcdClientUrls(['ws://a:1', 'tcp://a:2', 'grpc://a:3', 'http://b:4', 'https://c:5']), [
+    'http://a:3',
+    'http://b:4',
+    'https://c:5',
+  ]);
+  const header = { clusterId: 1, memberId: 7, revision: 0, raftTerm: 3 };
+  const member = { ID: 7, name: 'n7', peerURLs: ['http://p:1'], clientURLs: ['ws://h:1', 'grpc://h:2'], isLearner: false };
+  let moved = 0;
+  const cluster = {
+    memberList: async () => ({ header, members: [member] }),
+    memberAdd: async () => ({ header, member, members: [member] }),
+    memberRemove: async () => ({ header, members: [member] }),
+    memberUpdate: async () => ({ header, members: [member] }),
+    memberPromote: async () => ({ header, members: [member] }),
+    moveLeader: async (r: { targetID: number }) => {
+      moved = r.targetID;
+      return { header };
+    },
+  };
+  const t = new GrpcTransport({ kv: fake.kv, maintenance: fake.maintenance, cluster }, { address: '127.0.0.1:0', maxFrameBytes: MAX, maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES }, logger);
+  const { port } = await t.listen();
+  const c = await RawGrpcClient.connect(`http://127.0.0.1:${port}`);
+  try {
+    const ml = await c.unary<{ members: { name: string; clientURLs: string[] }[] }>('/etcdserverpb.Cluster/MemberList', MemberListReq, {}, MemberListRes);
+    assert.equal(ml.res!.members[0]!.name, 'n7');
+    assert.deepEqual(ml.res!.members[0]!.clientURLs, ['http://h:2']);
+    const add = await c.call('/etcdserverpb.Cluster/MemberAdd', [frame(b(''))]);
+    assert.equal(add.status, 0);
+    const mv = await c.call('/etcdserverpb.Maintenance/MoveLeader', [frameOf(MoveLeaderReq, { targetID: 9 })]);
+    assert.equal(mv.status, 0);
+    assert.equal(moved, 9);
+  } finally {
+    await c.close();
+    await t.close();
+  }
 });
 
 test('watch stream: created replies, half-close, server close with and without error', async () => {

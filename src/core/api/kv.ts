@@ -202,6 +202,8 @@ export interface InternalRequest {
    * waiter to answer: the proposer resolves its waiter only for entries it proposed.
    */
   origin?: number;
+  /** A member publishing its name and client URLs; applied by the host to the member list. */
+  memberAttributes?: { id: number; name: string; clientUrls: string[] } | null;
   put?: PutRequest | null;
   deleteRange?: DeleteRangeRequest | null;
   txn?: TxnRequest | null;

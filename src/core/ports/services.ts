@@ -32,6 +32,17 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../api/lease.js';
+import type {
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberListRequest,
+  MemberPromoteRequest,
+  MemberRemoveRequest,
+  MembersResponse,
+  MemberUpdateRequest,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+} from '../api/cluster.js';
 import type { WatchRequest, WatchResponse } from '../api/watch.js';
 import type { KvError } from '../errors.js';
 
@@ -99,9 +110,21 @@ export interface LeaseService {
   readonly keepAlive: StreamOpener<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
 }
 
+/** Membership (etcdserverpb.Cluster) and leadership transfer (Maintenance.MoveLeader). */
+export interface ClusterService {
+  memberList(req: MemberListRequest, ctx?: CallContext): Promise<MembersResponse>;
+  memberAdd(req: MemberAddRequest, ctx?: CallContext): Promise<MemberAddResponse>;
+  memberRemove(req: MemberRemoveRequest, ctx?: CallContext): Promise<MembersResponse>;
+  memberUpdate(req: MemberUpdateRequest, ctx?: CallContext): Promise<MembersResponse>;
+  memberPromote(req: MemberPromoteRequest, ctx?: CallContext): Promise<MembersResponse>;
+  moveLeader(req: MoveLeaderRequest, ctx?: CallContext): Promise<MoveLeaderResponse>;
+}
+
 export interface Services {
   readonly kv: KvService;
   readonly maintenance: MaintenanceService;
+  /** Membership; absent in test doubles that do not need it. */
+  readonly cluster?: ClusterService;
   /** Watch streams (etcdserverpb.Watch/Watch); absent until the watch service is wired. */
   readonly watch?: { readonly open: StreamOpener<WatchRequest, WatchResponse> };
   /** The Lease service; absent where leases are not wired (test doubles). */

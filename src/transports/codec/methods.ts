@@ -18,7 +18,7 @@
  * Ids are part of the wire protocol: never reuse or renumber one.
  */
 import { KvError } from '../../core/errors.js';
-import type { CallContext, LeaseService, Services, StreamOpener } from '../../core/ports/services.js';
+import type { ClusterService, CallContext, LeaseService, Services, StreamOpener } from '../../core/ports/services.js';
 import { codecOf, type MessageCodec, type MessageName, type MessageOf } from '../../codec/messages.js';
 import type { FrameKind } from './frame.js';
 import { encodeWatchResponseFrame } from './watch-encoding.js';
@@ -87,6 +87,12 @@ function stream<Q extends MessageName, R extends MessageName>(
 function leaseOf(s: Services): LeaseService {
   if (s.lease === undefined) throw new KvError('UnknownMethod', 'the Lease service is not available');
   return s.lease;
+}
+
+/** The Cluster service, or Unimplemented where the services at hand have none. */
+function clusterOf(s: Services): ClusterService {
+  if (s.cluster === undefined) throw new KvError('UnknownMethod', 'the Cluster service is not available');
+  return s.cluster;
 }
 
 /** Every method the protocol knows today, by short name. */
@@ -163,6 +169,24 @@ export const Methods = {
     'etcdserverpb.StatusRequest',
     'etcdserverpb.StatusResponse',
     (s, r, c) => s.maintenance.status(r, c),
+  ),
+  MemberAdd: unary(48, 'etcdserverpb.Cluster/MemberAdd', 'etcdserverpb.MemberAddRequest', 'etcdserverpb.MemberAddResponse', (s, r, c) =>
+    clusterOf(s).memberAdd(r, c),
+  ),
+  MemberRemove: unary(49, 'etcdserverpb.Cluster/MemberRemove', 'etcdserverpb.MemberRemoveRequest', 'etcdserverpb.MemberRemoveResponse', (s, r, c) =>
+    clusterOf(s).memberRemove(r, c),
+  ),
+  MemberUpdate: unary(50, 'etcdserverpb.Cluster/MemberUpdate', 'etcdserverpb.MemberUpdateRequest', 'etcdserverpb.MemberUpdateResponse', (s, r, c) =>
+    clusterOf(s).memberUpdate(r, c),
+  ),
+  MemberList: unary(51, 'etcdserverpb.Cluster/MemberList', 'etcdserverpb.MemberListRequest', 'etcdserverpb.MemberListResponse', (s, r, c) =>
+    clusterOf(s).memberList(r, c),
+  ),
+  MemberPromote: unary(52, 'etcdserverpb.Cluster/MemberPromote', 'etcdserverpb.MemberPromoteRequest', 'etcdserverpb.MemberPromoteResponse', (s, r, c) =>
+    clusterOf(s).memberPromote(r, c),
+  ),
+  MoveLeader: unary(70, 'etcdserverpb.Maintenance/MoveLeader', 'etcdserverpb.MoveLeaderRequest', 'etcdserverpb.MoveLeaderResponse', (s, r, c) =>
+    clusterOf(s).moveLeader(r, c),
   ),
   HashKV: unary(
     68,

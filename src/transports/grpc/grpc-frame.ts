@@ -130,7 +130,7 @@ export class MessageReader {
         return;
       }
       if (flag > 1) {
-        this.fail(INTERNAL, `grpc: invalid message prefix flag ${flag}`);
+        this.fail(INTERNAL, `grpc: received unexpected payload format ${flag}`);
         return;
       }
       if (left < PREFIX_BYTES + length) {

@@ -44,7 +44,7 @@ import {
   GrpcStatusError,
   RPCS_BY_PATH,
   SERVICE_NAMES,
-  type MemberInfo,
+  type SelfMember,
   type RpcEnv,
   type StreamRpc,
   type UnaryRpc,
@@ -182,11 +182,9 @@ class UnaryCall implements MessageSink, CallContext {
 
   private onEnd(): void {
     if (this.state !== 0) return;
-    const partial = this.reader.hasPartial;
-    this.fail(
-      Status.INTERNAL,
-      partial ? 'grpc: received an incomplete message before the end of the stream' : 'grpc: the request ended without a message',
-    );
+    // grpc-go's answers (Unknown, with Go's io error texts) for a request that ends inside its
+    // message or before one.
+    this.fail(Status.UNKNOWN, this.reader.hasPartial ? 'unexpected EOF' : 'EOF');
   }
 
   private onClose(): void {
@@ -384,7 +382,7 @@ export class GrpcTransport {
   private readonly gateway: HttpGateway;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly member: MemberInfo;
+  private readonly member: SelfMember;
 
   constructor(
     services: Services,

@@ -25,8 +25,10 @@
 import type protobuf from 'protobufjs';
 import type { ResponseHeader } from '../../core/api/kv.js';
 import { KvError, Status } from '../../core/errors.js';
+import type { MemberInfo, MoveLeaderRequest } from '../../core/api/cluster.js';
 import type {
   CallContext,
+  ClusterService,
   LeaseService,
   MaintenanceService,
   Services,
@@ -56,42 +58,18 @@ export class GrpcStatusError extends Error {
   }
 }
 
-/** etcdserverpb.Member. */
-export interface Member {
-  ID: number;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  isLearner: boolean;
-}
-
-/** etcdserverpb.MemberListResponse. */
-export interface MemberListResponse {
-  header: ResponseHeader;
-  members: Member[];
-}
-
-/** etcdserverpb.HashKVResponse. */
-export interface HashKvResponse {
-  header: ResponseHeader;
-  hash: number;
-  compactRevision: number;
-}
-
 /**
- * Services the port uses when the server provides them; `Services` (src/core/ports) does not
- * declare them yet. Each is looked up per call, so a server that adds one is served at once.
+ * Services the port uses when the server provides them but `Services` (src/core/ports) does not
+ * declare them yet. Looked up per call, so a server that adds one is served at once.
  */
 export interface OptionalServices {
-  readonly cluster?: { memberList(req: { linearizable?: boolean }, ctx?: CallContext): Promise<MemberListResponse> };
   readonly maintenance: MaintenanceService & {
-    hashKV?(req: { revision?: number }, ctx?: CallContext): Promise<HashKvResponse>;
     hash?(req: Record<string, never>, ctx?: CallContext): Promise<{ header: ResponseHeader; hash: number }>;
   };
 }
 
 /** What the member says about itself in MemberList when no cluster service answers. */
-export interface MemberInfo {
+export interface SelfMember {
   readonly name: string;
   readonly peerUrls: readonly string[];
   /** Filled in once the listener knows its port. */
@@ -101,7 +79,7 @@ export interface MemberInfo {
 /** What an RPC handler gets besides its request. */
 export interface RpcEnv {
   readonly services: Services & Partial<OptionalServices>;
-  readonly member: MemberInfo;
+  readonly member: SelfMember;
 }
 
 /** A request → response method. */
@@ -269,14 +247,53 @@ unary(LEASE, 'LeaseLeases', 'LeaseLeasesRequest', 'LeaseLeasesResponse', '/v3/le
 );
 
 const CLUSTER = 'etcdserverpb.Cluster';
-unary(CLUSTER, 'MemberAdd', 'MemberAddRequest', 'MemberAddResponse', '/v3/cluster/member/add', null);
-unary(CLUSTER, 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse', '/v3/cluster/member/remove', null);
-unary(CLUSTER, 'MemberUpdate', 'MemberUpdateRequest', 'MemberUpdateResponse', '/v3/cluster/member/update', null);
+
+/**
+ * Client URLs as etcd clients read them: etcdctl `--cluster` and clientv3's endpoint sync dial
+ * exactly these, and understand only http(s) (and unix) URLs of an etcd API port. A member's
+ * grpc listeners are that port (`grpc://h:p` → `http://h:p`); its ws and tcp listeners speak
+ * etcetera's own protocol, so they are left out of what the etcd port reports.
+ */
+export function etcdClientUrls(urls: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const u of urls) {
+    if (u.startsWith('grpc://')) out.push(`http://${u.slice(7)}`);
+    else if (/^(https?|unixs?):\/\//.test(u)) out.push(u);
+  }
+  return out;
+}
+
+function forEtcd(m: MemberInfo): MemberInfo {
+  return { ...m, clientURLs: etcdClientUrls(m.clientURLs) };
+}
+
+function membersForEtcd<R extends { members: MemberInfo[] }>(r: R): R {
+  return { ...r, members: r.members.map(forEtcd) };
+}
+
+/** The cluster service, or Unimplemented where it is not wired. */
+function clusterOf(e: RpcEnv, method: string): ClusterService {
+  const c = e.services.cluster;
+  if (c === undefined) throw notServed(`/${CLUSTER}/${method}`);
+  return c;
+}
+
+unary(CLUSTER, 'MemberAdd', 'MemberAddRequest', 'MemberAddResponse', '/v3/cluster/member/add', async (e, r, c) => {
+  const res = await clusterOf(e, 'MemberAdd').memberAdd(r, c);
+  return { ...membersForEtcd(res), member: forEtcd(res.member) };
+});
+unary(CLUSTER, 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse', '/v3/cluster/member/remove', async (e, r, c) =>
+  membersForEtcd(await clusterOf(e, 'MemberRemove').memberRemove(r, c)),
+);
+unary(CLUSTER, 'MemberUpdate', 'MemberUpdateRequest', 'MemberUpdateResponse', '/v3/cluster/member/update', async (e, r, c) =>
+  membersForEtcd(await clusterOf(e, 'MemberUpdate').memberUpdate(r, c)),
+);
 unary(CLUSTER, 'MemberList', 'MemberListRequest', 'MemberListResponse', '/v3/cluster/member/list', async (e, r, c) => {
   const cluster = e.services.cluster;
-  if (cluster !== undefined) return cluster.memberList(r, c);
+  if (cluster !== undefined) return membersForEtcd(await cluster.memberList(r, c));
+  // No cluster service (test doubles): this one member, as the listener knows it.
   const header = await memberHeader(e, c, false);
-  const self: Member = {
+  const self: MemberInfo = {
     ID: header.memberId,
     name: e.member.name,
     peerURLs: [...e.member.peerUrls],
@@ -285,7 +302,9 @@ unary(CLUSTER, 'MemberList', 'MemberListRequest', 'MemberListResponse', '/v3/clu
   };
   return { header, members: [self] };
 });
-unary(CLUSTER, 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse', '/v3/cluster/member/promote', null);
+unary(CLUSTER, 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse', '/v3/cluster/member/promote', async (e, r, c) =>
+  membersForEtcd(await clusterOf(e, 'MemberPromote').memberPromote(r, c)),
+);
 
 const MAINT = 'etcdserverpb.Maintenance';
 /** AlarmRequest.AlarmAction. */
@@ -305,12 +324,12 @@ unary(MAINT, 'Defragment', 'DefragmentRequest', 'DefragmentResponse', '/v3/maint
 unary(MAINT, 'Hash', 'HashRequest', 'HashResponse', '/v3/maintenance/hash', (e, r, c) => {
   const m = e.services.maintenance;
   if (m.hash === undefined) throw notServed('/etcdserverpb.Maintenance/Hash');
-  return m.hash(r, c);
+  return m.hash.call(m, r, c);
 });
 unary(MAINT, 'HashKV', 'HashKVRequest', 'HashKVResponse', '/v3/maintenance/hashkv', (e, r, c) => {
   const m = e.services.maintenance;
   if (m.hashKV === undefined) throw notServed('/etcdserverpb.Maintenance/HashKV');
-  return m.hashKV(r, c);
+  return m.hashKV.call(m, r, c);
 });
 stream(MAINT, 'Snapshot', 'SnapshotRequest', 'SnapshotResponse', '/v3/maintenance/snapshot', () => false, null);
 unary(
@@ -319,10 +338,12 @@ unary(
   'MoveLeaderRequest',
   'MoveLeaderResponse',
   '/v3/maintenance/transfer-leadership',
-  async (e, r: { targetID: number }, c) => {
-    // The only member leads. Moving leadership to itself is a no-op that etcd answers with
-    // success (observed, 3.4.23: "Leadership transferred from X to X"); any other target is
-    // not a member. etcd 3.4 sends no header here.
+  async (e, r: MoveLeaderRequest, c) => {
+    const cluster = e.services.cluster;
+    if (cluster !== undefined) return cluster.moveLeader(r, c);
+    // No cluster service (test doubles): the only member leads. Moving leadership to itself
+    // is a no-op etcd answers with success (3.4.23: "Leadership transferred from X to X");
+    // any other target is not a member.
     const self = (await e.services.maintenance.status({}, c)).header.memberId;
     if (r.targetID !== self) throw new KvError('BadLeaderTransferee');
     return {};
