@@ -60,6 +60,7 @@ export class LeaseLoop {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.running;
+    await this.service.close();
   }
 
   /**

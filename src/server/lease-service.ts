@@ -34,6 +34,8 @@ import {
   type LeaseTimeToLiveResponse,
 } from '../core/api/lease.js';
 import { assert } from '../core/assert.js';
+import { Client } from '../client/client.js';
+import { LeaseLostError } from '../client/lease.js';
 import { invalidArgument, KvError, NotLeaderError } from '../core/errors.js';
 import { minLeaseTtlSec, type Lessor } from '../core/lease/lessor.js';
 import { Clock } from '../core/ports/clock.js';
@@ -65,6 +67,7 @@ export class LeaseServiceImpl implements LeaseService {
   readonly minTtlSec: number;
   /** The term in which this member last promoted its lessor; 0 when not primary. */
   private primaryTerm = 0;
+  private forwarder: { leader: number; client: Client } | undefined;
   /** StreamOpener of LeaseKeepAlive. */
   readonly keepAlive: StreamOpener<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
 
@@ -102,6 +105,8 @@ export class LeaseServiceImpl implements LeaseService {
   }
 
   async timeToLive(req: LeaseTimeToLiveRequest, ctx?: CallContext): Promise<LeaseTimeToLiveResponse> {
+    const fwd = this.leaderClient();
+    if (fwd !== undefined) return this.rehead(await fwd.leaseTimeToLive({ ID: req.ID ?? 0, keys: req.keys === true }));
     await this.host.readBarrier(ctx);
     const now = this.leaderNow();
     const id = req.ID ?? 0;
@@ -112,6 +117,8 @@ export class LeaseServiceImpl implements LeaseService {
   }
 
   async leases(_req: LeaseLeasesRequest, ctx?: CallContext): Promise<LeaseLeasesResponse> {
+    const fwd = this.leaderClient();
+    if (fwd !== undefined) return this.rehead(await fwd.leaseLeases());
     await this.host.readBarrier(ctx);
     return { header: this.header(this.host.store.currentRevision), leases: this.lessor.ids().map((ID) => ({ ID })) };
   }
@@ -123,6 +130,16 @@ export class LeaseServiceImpl implements LeaseService {
    * not cut the renewal short.
    */
   async renew(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
+    const fwd = this.leaderClient();
+    if (fwd !== undefined) {
+      const id = req.ID ?? 0;
+      try {
+        return this.rehead(await fwd.lease(id).keepAliveOnce());
+      } catch (e) {
+        if (e instanceof LeaseLostError) return { header: this.header(this.host.store.currentRevision), ID: id, TTL: 0 };
+        throw e;
+      }
+    }
     await this.host.readBarrier();
     const now = this.leaderNow();
     const id = req.ID ?? 0;
@@ -160,6 +177,35 @@ export class LeaseServiceImpl implements LeaseService {
       },
       (err: unknown) => this.log.warn({ err: String(err) }, 'lease entry not proposed'),
     );
+  }
+
+  /**
+   * On a follower with a known leader: a client to the leader's first client URL, through which
+   * keep-alives and TTL queries are forwarded (only the leader's lessor knows expiry), as etcd
+   * forwards them. Undefined on the leader, or when the leader or its URL is not known yet.
+   */
+  private leaderClient(): Client | undefined {
+    const s = this.host.status();
+    if (s.leader === 0 || s.leader === s.memberId) return undefined;
+    if (this.forwarder?.leader === s.leader) return this.forwarder.client;
+    const url = this.host.members().find((m) => m.id === s.leader)?.clientURLs[0];
+    if (url === undefined) return undefined;
+    void this.forwarder?.client.close();
+    this.forwarder = { leader: s.leader, client: new Client({ endpoints: [url], timeoutMs: 5000 }) };
+    return this.forwarder.client;
+  }
+
+  /** Closes the connection used for forwarding (at shutdown). */
+  async close(): Promise<void> {
+    const f = this.forwarder;
+    this.forwarder = undefined;
+    await f?.client.close();
+  }
+
+  /** A forwarded answer, with this member's header (its revision may lag the leader's). */
+  private rehead<R extends { header: ResponseHeader }>(r: R): R {
+    r.header = this.header(Math.max(r.header.revision, this.host.store.currentRevision));
+    return r;
   }
 
   /** Now, after checking that this member leads (NotLeader otherwise). */

@@ -28,6 +28,13 @@
 //     it is sent and no member grants two candidates one term; a leader's commit index moves
 //     only onto an entry of its term and only over entries a majority of voters has on disk.
 // Finally the network heals, everyone restarts, and the cluster must converge (liveness).
+//
+// The state machine here is a digest of the applied entries. `RaftSim` is also the engine of the
+// full-stack simulation (kv-sim.ts): a subclass overrides the protected hooks (onStarted,
+// onStopped, applyToMachine, snapshotPayload, propose, finalProposal, onTick, checkMachine,
+// finish, mayDuplicate) to run a real state machine and clients on the same network, crash and
+// checker machinery. The engine's own draws from the seeded PRNG do not depend on the hooks, so
+// a subclass that draws more still replays exactly from its seed.
 import { decodeConfChange, ConfChangeType } from '../../src/core/raft/confchange/conf-change.js';
 import type { ConfState } from '../../src/core/raft/confchange/conf-change.js';
 import type { RaftConfig, RaftFaults } from '../../src/core/raft/config.js';
@@ -69,6 +76,13 @@ export interface SimOptions {
    * lost committed entry, a stale read) reveal such bugs.
    */
   readonly protocolChecks?: boolean;
+  /**
+   * Raft-level checks (default true): election safety, log matching, committed entries, leader
+   * completeness, applied entries, read indexes, and the protocol checks. Off, only the
+   * machine's own checks (kv-sim.ts: key-space hashes, acknowledged writes, linearizability)
+   * and liveness judge the run.
+   */
+  readonly raftChecks?: boolean;
   /** Skip the final liveness phase. */
   readonly skipConverge?: boolean;
   /** Collect a readable trace (slower). */
@@ -110,12 +124,13 @@ function hashBytes(h: number, b: Uint8Array): number {
   return h;
 }
 
-/** Identity of an entry's content for equality checks. */
+/** Identity of an entry's content for equality checks (latin1 keeps every byte distinct). */
 function entryKey(e: Entry): string {
-  return `${e.type}:${dec.decode(e.data)}`;
+  return `${e.type}:${Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString('latin1')}`;
 }
 
-interface SimNode {
+/** One simulated member: its durable raft storage and its volatile incarnation. */
+export interface SimNode {
   readonly id: number;
   readonly storage: MemoryRaftStorage;
   node: RawNode | undefined;
@@ -133,9 +148,26 @@ interface SimNode {
   reads: Map<string, number>;
 }
 
+/** What the engine keeps in a snapshot's data, ahead of the machine's payload. */
 interface SnapData {
   readonly index: number;
   readonly digest: number;
+}
+
+/** Snapshot data = u32 length of the JSON SnapData · SnapData · the machine's payload. */
+function encodeSnapData(d: SnapData, payload: Uint8Array): Uint8Array {
+  const head = enc.encode(JSON.stringify(d));
+  const out = new Uint8Array(4 + head.byteLength + payload.byteLength);
+  new DataView(out.buffer).setUint32(0, head.byteLength);
+  out.set(head, 4);
+  out.set(payload, 4 + head.byteLength);
+  return out;
+}
+
+function decodeSnapData(data: Uint8Array): { d: SnapData; payload: Uint8Array } {
+  const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+  const d = JSON.parse(dec.decode(data.subarray(4, 4 + n))) as SnapData;
+  return { d, payload: data.subarray(4 + n) };
 }
 
 /** Event kinds, drawn with per-seed weights. */
@@ -163,20 +195,20 @@ const STAGE_APPLIED = 3;
 
 /** See the file comment. */
 export class RaftSim {
-  private readonly rnd: SeededRandom;
-  private readonly nodes = new Map<number, SimNode>();
+  protected readonly rnd: SeededRandom;
+  protected readonly nodes = new Map<number, SimNode>();
   private inflight: Message[] = [];
   private readonly cut = new Set<string>();
   private readonly removed = new Set<number>();
   private nextNodeId: number;
   /** The bootstrap membership. */
   private readonly initialIds: readonly number[];
-  private seq = 0;
+  protected seq = 0;
   /** Final phase: no drops or duplicates. */
-  private calm = false;
+  protected calm = false;
   private hash = 0x811c9dc5;
-  private readonly trace: string[] = [];
-  private readonly stats: Record<string, number> = {};
+  protected readonly trace: string[] = [];
+  protected readonly stats: Record<string, number> = {};
   private readonly dropRate: number;
   private readonly dupRate: number;
   private readonly stagedRate: number;
@@ -200,16 +232,19 @@ export class RaftSim {
   private readonly committed = new Map<number, { term: number; commitTerm: number }>();
   private maxCommitted = 0;
   /** index → entry key applied there. */
-  private readonly appliedAt = new Map<number, string>();
+  protected readonly appliedAt = new Map<number, string>();
   /** index → state machine digest after applying it. */
   private readonly digestAt = new Map<number, number>();
   /** "voter:term" → candidate it granted. */
   private readonly votes = new Map<string, number>();
   private readonly protocolChecks: boolean;
+  /** Raft-level checks (everything but liveness); off when only the machine's checks may judge. */
+  protected readonly raftChecks: boolean;
 
-  constructor(private readonly opts: SimOptions) {
+  constructor(protected readonly opts: SimOptions) {
     this.rnd = new SeededRandom(opts.seed);
-    this.protocolChecks = opts.protocolChecks !== false;
+    this.raftChecks = opts.raftChecks !== false;
+    this.protocolChecks = opts.protocolChecks !== false && this.raftChecks;
     this.dropRate = this.pick([0, 0.02, 0.05, 0.1]);
     this.dupRate = this.pick([0, 0.01, 0.05]);
     this.stagedRate = this.pick([0.1, 0.3, 0.6]);
@@ -246,20 +281,20 @@ export class RaftSim {
     for (let i = 1; i <= opts.nodes; i++) ids.push(i);
     this.nextNodeId = opts.nodes + 1;
     this.initialIds = ids;
-    for (const id of ids) this.createNode(id);
+    // NB: the members are created in run(), once a subclass's fields exist for the hooks.
     this.note(`start seed=${opts.seed} n=${opts.nodes} drop=${this.dropRate} dup=${this.dupRate} staged=${this.stagedRate} persist=${this.persistRate} cq=${this.checkQuorum} pv=${this.preVote} par=${this.parallelAppend} msg=${this.maxMsgBytes} infl=${this.maxInflightMsgs} w=${this.weights.join(',')}`, 1);
   }
 
-  private pick<T>(xs: readonly T[]): T {
+  protected pick<T>(xs: readonly T[]): T {
     return xs[this.rnd.nextInt(xs.length)]!;
   }
 
-  private count(what: string): void {
+  protected count(what: string): void {
     this.stats[what] = (this.stats[what] ?? 0) + 1;
   }
 
   /** Adds an event to the trace hash (and the readable trace when kept). */
-  private note(text: string, ...nums: number[]): void {
+  protected note(text: string, ...nums: number[]): void {
     for (const x of nums) this.hash = mixNum(this.hash, x);
     if (this.opts.keepTrace) this.trace.push(text);
   }
@@ -309,10 +344,12 @@ export class RaftSim {
     }
     const snap = n.storage.snapshot();
     const meta = n.storage.snapshotMeta();
+    let payload: Uint8Array | undefined;
     if (snap !== undefined && snap.meta.index > 0) {
-      const d = JSON.parse(dec.decode(snap.data)) as SnapData;
-      n.appliedIndex = d.index;
-      n.digest = d.digest;
+      const s = decodeSnapData(snap.data);
+      n.appliedIndex = s.d.index;
+      n.digest = s.d.digest;
+      payload = s.payload;
     } else {
       n.appliedIndex = 0;
       n.digest = 0;
@@ -320,15 +357,71 @@ export class RaftSim {
     n.confState = { voters: meta.voters, learners: meta.learners };
     n.checkedCommit = 0;
     n.reads.clear();
+    this.onStarted(n, payload);
   }
 
-  private live(): SimNode[] {
+  // ---- hooks for a state machine on top (kv-sim.ts); the defaults are the digest machine ----
+
+  /**
+   * A member (re)started: `n.node` is new, `n.appliedIndex` is its storage's snapshot index and
+   * `snapshotPayload` the machine's part of that snapshot (undefined without one). The machine
+   * restores its volatile state here; what it keeps across crashes is its own business.
+   */
+  protected onStarted(_n: SimNode, _snapshotPayload: Uint8Array | undefined): void {}
+
+  /** A member crashed (`removed` false) or stopped for good after its removal: drop its volatile state. */
+  protected onStopped(_n: SimNode, _removed: boolean): void {}
+
+  /**
+   * The apply stage of one Ready, after the engine applied its snapshot (if newer than what the
+   * member holds: `snapshotPayload` is then its machine payload) and the ConfChanges among
+   * `entries` (the committed entries not covered by it, in order, contiguous). Answer read
+   * states here, after applying (see ready.ts); `readIndexes` are the client reads of
+   * `issueRead` that this Ready answered, already checked against the commit index.
+   */
+  protected applyToMachine(_n: SimNode, _rd: Ready, _snapshotPayload: Uint8Array | undefined, _entries: readonly Entry[], _readIndexes: ReadonlyMap<string, number>): void {}
+
+  /** The machine's state at `n.appliedIndex`, for a snapshot (log compaction). */
+  protected snapshotPayload(_n: SimNode): Uint8Array {
+    return new Uint8Array(0);
+  }
+
+  /** Data of the proposal that ends the run (the convergence probe). */
+  protected finalProposal(): Uint8Array {
+    return enc.encode(`final${this.seq}`);
+  }
+
+  /** Called after every global tick (and every tick of the final phase). */
+  protected onTick(): void {}
+
+  /** The machine's invariants, after every step. Throw through `check`. */
+  protected checkMachine(): void {}
+
+  /** After the run (`converged`: the final phase ran and converged): end-of-run checks. */
+  protected finish(_converged: boolean): void {}
+
+  /** Whether the network may deliver `m` twice (it always may drop it). */
+  protected mayDuplicate(_m: Message): boolean {
+    return true;
+  }
+
+  /**
+   * Starts a linearizable read on `n` under `ctx` (unique): the answer comes to
+   * `applyToMachine` as `readIndexes.get(ctx)`. False when the core dropped it (no leader).
+   */
+  protected issueRead(n: SimNode, ctx: string): boolean {
+    if (!n.node!.readIndex(enc.encode(ctx))) return false;
+    n.reads.set(ctx, this.maxCommitted);
+    return true;
+  }
+
+  protected live(): SimNode[] {
     const out: SimNode[] = [];
     for (const n of this.nodes.values()) if (n.node !== undefined) out.push(n);
     return out;
   }
 
-  private leader(): SimNode | undefined {
+  protected leader(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.live()) {
       const r = n.node!.raft;
@@ -401,29 +494,33 @@ export class RaftSim {
 
   private apply(n: SimNode, rd: Ready): void {
     const node = n.node!;
+    let snapshotPayload: Uint8Array | undefined;
     if (rd.snapshot !== undefined) {
-      const d = JSON.parse(dec.decode(rd.snapshot.data)) as SnapData;
+      const { d, payload } = decodeSnapData(rd.snapshot.data);
       this.check(d.index === rd.snapshot.meta.index, `snapshot data index ${d.index} != meta ${rd.snapshot.meta.index}`);
       const want = this.digestAt.get(d.index);
-      this.check(want === undefined || want === d.digest, `node ${n.id}: snapshot at ${d.index} has digest ${d.digest}, applying the log gave ${want}`);
+      if (this.raftChecks) this.check(want === undefined || want === d.digest, `node ${n.id}: snapshot at ${d.index} has digest ${d.digest}, applying the log gave ${want}`);
       if (d.index > n.appliedIndex) {
         n.appliedIndex = d.index;
         n.digest = d.digest;
         n.confState = { voters: rd.snapshot.meta.voters, learners: rd.snapshot.meta.learners };
+        snapshotPayload = payload;
       }
       this.count('snapshotsApplied');
     }
+    const fresh: Entry[] = [];
     for (const e of rd.committedEntries) {
       if (e.index <= n.appliedIndex) continue; // covered by a snapshot applied above
       this.check(e.index === n.appliedIndex + 1, `node ${n.id}: applied ${e.index} after ${n.appliedIndex} (gap)`);
+      fresh.push(e);
       const key = `${e.term}|${entryKey(e)}`;
       const prev = this.appliedAt.get(e.index);
       if (prev === undefined) this.appliedAt.set(e.index, key);
-      else this.check(prev === key, `state machine safety: node ${n.id} applied ${key} at ${e.index}, another member applied ${prev}`);
+      else if (this.raftChecks) this.check(prev === key, `state machine safety: node ${n.id} applied ${key} at ${e.index}, another member applied ${prev}`);
       n.digest = hashBytes(mixNum(mixNum(n.digest, e.index), e.term), e.data);
       const d = this.digestAt.get(e.index);
       if (d === undefined) this.digestAt.set(e.index, n.digest);
-      else this.check(d === n.digest, `node ${n.id}: state digest at ${e.index} differs`);
+      else if (this.raftChecks) this.check(d === n.digest, `node ${n.id}: state digest at ${e.index} differs`);
       n.appliedIndex = e.index;
       if (e.type === EntryType.ConfChange) {
         const cc = decodeConfChange(e.data);
@@ -434,14 +531,17 @@ export class RaftSim {
         this.count('confChangesApplied');
       }
     }
+    const readIndexes = new Map<string, number>();
     for (const rs of rd.readStates) {
       const ctx = dec.decode(rs.context);
       const c0 = n.reads.get(ctx);
       if (c0 === undefined) continue;
       n.reads.delete(ctx);
-      this.check(rs.index >= c0, `linearizability: node ${n.id} read ${ctx} got index ${rs.index}, but ${c0} was committed when it was issued`);
+      if (this.raftChecks) this.check(rs.index >= c0, `linearizability: node ${n.id} read ${ctx} got index ${rs.index}, but ${c0} was committed when it was issued`);
+      readIndexes.set(ctx, rs.index);
       this.count('readsServed');
     }
+    this.applyToMachine(n, rd, snapshotPayload, fresh, readIndexes);
   }
 
   // ---- the network ----
@@ -458,7 +558,7 @@ export class RaftSim {
       return;
     }
     this.inflight.push(m);
-    if (this.rnd.nextFloat() < this.dupRate) {
+    if (this.rnd.nextFloat() < this.dupRate && this.mayDuplicate(m)) {
       this.inflight.push(m);
       this.count('duplicated');
     }
@@ -504,6 +604,7 @@ export class RaftSim {
     this.count('crashes');
     n.node = undefined;
     n.staged = undefined;
+    this.onStopped(n, false);
   }
 
   private stop(n: SimNode): void {
@@ -511,6 +612,7 @@ export class RaftSim {
     n.node = undefined;
     n.staged = undefined;
     n.gone = true;
+    this.onStopped(n, true);
   }
 
   private restart(n: SimNode): void {
@@ -547,7 +649,8 @@ export class RaftSim {
     this.count('partitions');
   }
 
-  private propose(): void {
+  /** One proposal event (a subclass issues client requests instead). */
+  protected propose(): void {
     const live = this.live();
     if (live.length === 0) return;
     const ld = this.leader();
@@ -620,19 +723,20 @@ export class RaftSim {
     // Compact only at the applied index: the state machine (digest, membership) is known there.
     if (at !== n.appliedIndex) return;
     const data: SnapData = { index: at, digest: n.digest };
-    n.storage.compact(at, enc.encode(JSON.stringify(data)), n.confState.voters, n.confState.learners);
+    n.storage.compact(at, encodeSnapData(data, this.snapshotPayload(n)), n.confState.voters, n.confState.learners);
     this.note(`compact ${n.id} ${at}`, 14, n.id, at);
     this.count('compactions');
   }
 
   // ---- checker ----
 
-  private check(cond: boolean, what: string): asserts cond {
+  protected check(cond: boolean, what: string): asserts cond {
     if (!cond) throw new Violation(what);
   }
 
   /** Log matching on every entry a member is about to persist. */
   private checkReadyEntries(n: SimNode, rd: Ready): void {
+    if (!this.raftChecks) return;
     const log = n.node!.raft.log;
     for (const e of rd.entries) {
       const k = `${e.index}:${e.term}`;
@@ -652,8 +756,18 @@ export class RaftSim {
     }
   }
 
-  /** Properties over the live members' in-memory state, after every step. */
+  /** Every check after a step: the raft level (unless off), then the machine's. */
   private checkAll(): void {
+    if (this.raftChecks) {
+      this.checkRaft();
+    } else {
+      for (const n of this.live()) this.maxCommitted = Math.max(this.maxCommitted, n.node!.raft.log.committed);
+    }
+    this.checkMachine();
+  }
+
+  /** Properties over the live members' in-memory state, after every step. */
+  private checkRaft(): void {
     for (const n of this.nodes.values()) {
       if (n.node === undefined) continue;
       const r = n.node.raft;
@@ -715,6 +829,7 @@ export class RaftSim {
    * state records it, and no member grants two candidates the same term (across restarts).
    */
   private checkVotes(n: SimNode, rd: Ready): void {
+    if (!this.raftChecks) return;
     for (const m of rd.messages) {
       if (m.type !== MessageType.VoteResp || m.reject) continue;
       const key = `${n.id}:${m.term}`;
@@ -756,6 +871,7 @@ export class RaftSim {
       case Ev.Tick:
         for (const n of live) n.node!.tick();
         this.note('tick', 16);
+        this.onTick();
         this.count(this.leader() === undefined ? 'ticksLeaderless' : 'ticksLed');
         if (live.filter((n) => n.node!.raft.role === Role.Leader).length > 1) this.count('ticksTwoLeaders');
         return;
@@ -829,10 +945,11 @@ export class RaftSim {
       drain();
       const ld = this.leader();
       if (ld !== undefined && !proposed) {
-        proposed = ld.node!.propose(enc.encode(`final${this.seq}`));
+        proposed = ld.node!.propose(this.finalProposal());
       }
       if (ld !== undefined && proposed && this.converged(ld)) return;
       for (const n of this.live()) n.node!.tick();
+      this.onTick();
     }
     const st = this.live().map((n) => {
       const s = n.node!.status();
@@ -860,11 +977,13 @@ export class RaftSim {
     let violation: string | undefined;
     let step = 0;
     try {
+      for (const id of this.initialIds) this.createNode(id);
       for (; step < this.opts.steps; step++) {
         this.randomEvent();
         this.checkAll();
       }
       if (!this.opts.skipConverge) this.converge();
+      this.finish(!this.opts.skipConverge);
     } catch (err) {
       if (err instanceof Violation) violation = err.message;
       else {
