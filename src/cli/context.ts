@@ -26,6 +26,16 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../core/api/lease.js';
+import type {
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberPromoteRequest,
+  MemberRemoveRequest,
+  MembersResponse,
+  MemberUpdateRequest,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+} from '../core/api/cluster.js';
 import type { Observable } from 'rxjs';
 import { CliError, ExitCode } from './cli-error.js';
 import { createPrinter, type Printer, type PrinterOptions, type Sink } from './printer.js';
@@ -74,6 +84,27 @@ export interface CliClient {
     keepAliveOnce(o?: { timeoutMs?: number }): Promise<LeaseKeepAliveResponse>;
     keepAlive(): Observable<LeaseKeepAliveResponse>;
   };
+  // Membership (optional for the same reason; `member`, `move-leader` and `--cluster` need them).
+  memberList?(o?: CliCallOptions): Promise<MembersResponse>;
+  memberAdd?(req: MemberAddRequest, o?: CliCallOptions): Promise<MemberAddResponse>;
+  memberRemove?(req: MemberRemoveRequest, o?: CliCallOptions): Promise<MembersResponse>;
+  memberUpdate?(req: MemberUpdateRequest, o?: CliCallOptions): Promise<MembersResponse>;
+  memberPromote?(req: MemberPromoteRequest, o?: CliCallOptions): Promise<MembersResponse>;
+  /** Must be sent to the leader: a follower refuses it. */
+  moveLeader?(req: MoveLeaderRequest, o?: CliCallOptions): Promise<MoveLeaderResponse>;
+}
+
+/** The optional calls of CliClient that membership commands use. */
+export type ClusterCall = 'memberList' | 'memberAdd' | 'memberRemove' | 'memberUpdate' | 'memberPromote' | 'moveLeader';
+
+/**
+ * The client's membership call `name`, bound to it. A client without it (a test double made
+ * for other commands) fails the command with exit 4 rather than a TypeError.
+ */
+export function clusterCall<K extends ClusterCall>(client: CliClient, name: K): NonNullable<CliClient[K]> {
+  const f = client[name];
+  if (f === undefined) throw new CliError(ExitCode.BadFeature, 'this client does not support membership calls');
+  return (f as (...args: unknown[]) => unknown).bind(client) as NonNullable<CliClient[K]>;
 }
 
 /** Makes a client; a throw (or rejection) means the endpoints are unusable: exit 2. */

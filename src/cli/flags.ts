@@ -21,6 +21,8 @@ export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'interactive',
   'keys',
   'once',
+  'learner',
+  'cluster',
 ]);
 
 /**

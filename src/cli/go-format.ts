@@ -283,6 +283,27 @@ export function parseGoInt(text: string, base: 0 | 10 | 16): bigint {
   return v;
 }
 
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/**
+ * Go's `strconv.ParseUint(s, base, 64)` for base 10 or 16 (etcdctl reads member IDs with
+ * base 16): digits only, no sign, no `0x` prefix. Like Go it stops at the first problem, so
+ * `1ffffffffffffffffzz` is out of range, not invalid. Throws an Error with Go's text:
+ * `strconv.ParseUint: parsing "zz": invalid syntax` or `...: value out of range`.
+ */
+export function parseGoUint(text: string, base: 10 | 16): bigint {
+  const fail = (why: string): Error => new Error(`strconv.ParseUint: parsing ${goQuote(text)}: ${why}`);
+  if (text === '') throw fail('invalid syntax');
+  let v = 0n;
+  for (const ch of text) {
+    const d = ch.length === 1 ? hexValue(ch.charCodeAt(0)) : -1;
+    if (d < 0 || d >= base) throw fail('invalid syntax');
+    v = v * BigInt(base) + BigInt(d);
+    if (v > UINT64_MAX) throw fail('value out of range');
+  }
+  return v;
+}
+
 /** Go's `strconv.ParseBool` (what pflag uses for `--flag=value` on boolean flags). */
 export function parseGoBool(text: string): boolean {
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;

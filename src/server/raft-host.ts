@@ -428,8 +428,10 @@ export class RaftHost implements ConsensusHost {
   private startReadRound(): void {
     const batch = this.nextReads;
     this.nextReads = [];
-    const ctx = Buffer.alloc(8);
-    ctx.writeUIntBE(++this.readSeq, 2, 6);
+    // The leader tracks pending reads by context, across all members: make it unique per member.
+    const ctx = Buffer.alloc(12);
+    ctx.writeUIntBE(this.options.memberId, 0, 6);
+    ctx.writeUIntBE(++this.readSeq, 6, 6);
     const key = ctx.toString('hex');
     if (!this.node.readIndex(ctx)) {
       for (const w of batch) {

@@ -86,6 +86,16 @@ test('three members: writes via any member, linearizable and serializable reads'
         await cl.close();
       }
     }
+    // Many concurrent linearizable reads on every member at once: each member's ReadIndex
+    // rounds reach the leader together and must each be answered (their contexts must not clash).
+    const readers = [0, 1, 2].map((i) => c.client(i, 'tcp'));
+    try {
+      await Promise.all(
+        readers.flatMap((cl) => Array.from({ length: 200 }, () => cl.range({ key: enc('via/1') }, { timeoutMs: 3000 }))),
+      );
+    } finally {
+      for (const cl of readers) await cl.close();
+    }
     await sameHashes(c);
   } finally {
     await c.stop();

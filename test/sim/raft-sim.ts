@@ -661,7 +661,8 @@ export class RaftSim {
     this.count(ok ? 'proposed' : 'proposalsDropped');
   }
 
-  private read(): void {
+  /** One read event: a raft-level ReadIndex (a subclass issues client reads instead). */
+  protected read(): void {
     const live = this.live();
     if (live.length === 0) return;
     const n = this.pick(live);

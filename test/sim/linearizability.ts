@@ -1,0 +1,247 @@
+// A linearizability checker for the simulated clients' histories, written for this project in the
+// style of Wing & Gong's search with Lowe's memoization (as Porcupine does it), plus
+// P-compositionality: a history is linearizable iff each key's sub-history is, so every key is
+// checked on its own.
+//
+// The model (`registerModel`) is one register per key, initially absent (null):
+//
+//   get()                  → the current value, or null when absent
+//   put(v)                 → ok;                    value := v
+//   delete()               → whether a value existed; value := null
+//   cas(expected, v)       → whether value === expected (null = absent); if so, value := v
+//
+// An operation is an interval [call, ret] of logical time. A client that gave up waiting
+// (timeout, crashed member) cannot tell whether its write happened: such an operation has
+// `ret = Infinity` and no output; the search may linearize it at any point after its call,
+// including after everything else (which is how "it never happened" is expressed: nothing
+// observes it there). Reads without an answer tell nothing and are left out by the caller.
+//
+// The search (Lowe, "Testing for linearizability", 2017): walk the time-ordered list of call
+// and return events; at a call, try to linearize that operation now (the model must accept its
+// output), remove it from the list and start over; at a return whose operation is not yet
+// linearized, undo the last choice and try the next call. A cache of (set of linearized
+// operations, model state) pairs already explored prunes the search: the outcome from a
+// configuration does not depend on the path that reached it.
+
+/** One operation on one key, with its output when the client got an answer. */
+export type RegisterOp =
+  | { readonly kind: 'get'; readonly output: string | null }
+  | { readonly kind: 'put'; readonly value: string }
+  | { readonly kind: 'delete'; readonly output?: boolean }
+  | { readonly kind: 'cas'; readonly expected: string | null; readonly value: string; readonly output?: boolean };
+
+/**
+ * One client operation in a history. `call` < `ret`; times are logical and comparable across
+ * clients; `ret = Infinity` marks an unknown outcome (then outputs are absent and ignored).
+ */
+export interface HistoryOp {
+  readonly id: number;
+  readonly client: number;
+  readonly key: string;
+  readonly call: number;
+  readonly ret: number;
+  readonly op: RegisterOp;
+}
+
+/**
+ * A sequential specification: `step` returns the state after `op` when the model allows it
+ * (with its output, unless `unknown`), undefined when it does not. States must be usable as
+ * cache keys through `stateKey`; the model must be deterministic.
+ */
+export interface Model<S, O> {
+  readonly init: S;
+  step(state: S, op: O, unknown: boolean): S | undefined;
+  stateKey(state: S): string;
+  describe(op: O): string;
+}
+
+/** The register of the file comment. */
+export const registerModel: Model<string | null, RegisterOp> = {
+  init: null,
+  step(state, op, unknown) {
+    switch (op.kind) {
+      case 'get':
+        return unknown || op.output === state ? state : undefined;
+      case 'put':
+        return op.value;
+      case 'delete':
+        if (!unknown && op.output !== undefined && op.output !== (state !== null)) return undefined;
+        return null;
+      case 'cas': {
+        const hit = state === op.expected;
+        if (!unknown && op.output !== undefined && op.output !== hit) return undefined;
+        return hit ? op.value : state;
+      }
+    }
+  },
+  stateKey(state) {
+    return state === null ? '\u0000' : `=${state}`;
+  },
+  describe(op) {
+    switch (op.kind) {
+      case 'get':
+        return `get → ${op.output ?? 'absent'}`;
+      case 'put':
+        return `put ${op.value}`;
+      case 'delete':
+        return `delete → ${op.output === undefined ? '?' : op.output}`;
+      case 'cas':
+        return `cas ${op.expected ?? 'absent'} → ${op.value} : ${op.output === undefined ? '?' : op.output}`;
+    }
+  },
+};
+
+/** The verdict on one sub-history (or a whole history). */
+export interface CheckResult {
+  readonly ok: boolean;
+  /** False when the search gave up at the budget: then `ok` is meaningless. */
+  readonly decided: boolean;
+  /** The key whose sub-history failed (or was undecided). */
+  readonly key?: string;
+  /** Configurations explored (all keys). */
+  readonly explored: number;
+  /** On failure: the deepest linearizable prefix found, then the operations it could not place. */
+  readonly explanation?: string;
+}
+
+interface Event {
+  readonly isCall: boolean;
+  readonly op: number; // index into ops
+  readonly time: number;
+  prev: Event | undefined;
+  next: Event | undefined;
+  /** For a call, its return event. */
+  match: Event | undefined;
+}
+
+/**
+ * Checks one key's operations against `model`. `budget` caps the configurations explored (the
+ * problem is NP-complete); past it the result is undecided.
+ */
+export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: number; ret: number; op: O; id: number }[], budget = 2_000_000): CheckResult {
+  const n = ops.length;
+  if (n === 0) return { ok: true, decided: true, explored: 0 };
+  // Events in time order; returns at Infinity come last, in call order, so that an unknown
+  // operation may be linearized after everything else.
+  const events: Event[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = ops[i]!;
+    if (!(o.call < o.ret)) throw new Error(`operation ${o.id}: call ${o.call} is not before return ${o.ret}`);
+    const call: Event = { isCall: true, op: i, time: o.call, prev: undefined, next: undefined, match: undefined };
+    const ret: Event = { isCall: false, op: i, time: o.ret, prev: undefined, next: undefined, match: undefined };
+    call.match = ret;
+    events.push(call, ret);
+  }
+  events.sort((a, b) => {
+    if (a.time !== b.time) return a.time < b.time ? -1 : 1;
+    if (a.time === Infinity) return ops[a.op]!.call - ops[b.op]!.call;
+    // Equal finite times: calls first, so operations that touch at one instant overlap.
+    if (a.isCall !== b.isCall) return a.isCall ? -1 : 1;
+    return a.op - b.op;
+  });
+  const head: Event = { isCall: false, op: -1, time: -Infinity, prev: undefined, next: undefined, match: undefined };
+  let prev = head;
+  for (const e of events) {
+    prev.next = e;
+    e.prev = prev;
+    prev = e;
+  }
+  const lift = (call: Event): void => {
+    call.prev!.next = call.next;
+    call.next!.prev = call.prev;
+    const ret = call.match!;
+    ret.prev!.next = ret.next;
+    if (ret.next !== undefined) ret.next.prev = ret.prev;
+  };
+  const unlift = (call: Event): void => {
+    const ret = call.match!;
+    ret.prev!.next = ret;
+    if (ret.next !== undefined) ret.next.prev = ret;
+    call.prev!.next = call;
+    call.next!.prev = call;
+  };
+
+  const words = Math.ceil(n / 32);
+  const linearized = new Uint32Array(words);
+  const cache = new Set<string>();
+  const stack: Array<{ call: Event; state: S }> = [];
+  let state = model.init;
+  let explored = 0;
+  let deepest: Array<{ op: number; state: S }> = [];
+  let entry = head.next;
+  const unknown = (i: number): boolean => ops[i]!.ret === Infinity;
+  while (head.next !== undefined) {
+    if (entry === undefined) break; // cannot happen: the list ends with a return
+    if (entry.isCall) {
+      const i = entry.op;
+      const next = model.step(state, ops[i]!.op, unknown(i));
+      let advanced = false;
+      if (next !== undefined) {
+        linearized[i >>> 5]! |= 1 << (i & 31);
+        const key = `${linearized.join(',')}|${model.stateKey(next)}`;
+        if (!cache.has(key)) {
+          cache.add(key);
+          if (++explored > budget) return { ok: false, decided: false, explored };
+          stack.push({ call: entry, state });
+          state = next;
+          lift(entry);
+          entry = head.next;
+          advanced = true;
+          if (stack.length > deepest.length) deepest = stack.map((s) => ({ op: s.call.op, state: s.state }));
+        } else {
+          linearized[i >>> 5]! &= ~(1 << (i & 31));
+        }
+      }
+      if (!advanced) entry = entry.next;
+    } else {
+      // A return whose call is still in the list: that operation had to be linearized by now.
+      const top = stack.pop();
+      if (top === undefined) return { ok: false, decided: true, explored, explanation: explain(model, ops, deepest) };
+      state = top.state;
+      const i = top.call.op;
+      linearized[i >>> 5]! &= ~(1 << (i & 31));
+      unlift(top.call);
+      entry = top.call.next;
+    }
+  }
+  return { ok: true, decided: true, explored };
+}
+
+function explain<S, O>(model: Model<S, O>, ops: readonly { call: number; ret: number; op: O; id: number }[], deepest: ReadonlyArray<{ op: number; state: S }>): string {
+  const placed = new Set(deepest.map((d) => d.op));
+  const fmt = (i: number): string => {
+    const o = ops[i]!;
+    return `#${o.id} [${o.call}, ${o.ret === Infinity ? '∞' : o.ret}] ${model.describe(o.op)}`;
+  };
+  const lines = [`longest linearizable prefix (${deepest.length} of ${ops.length} operations):`];
+  for (const d of deepest.slice(-8)) lines.push(`  ${fmt(d.op)}`);
+  const rest = ops
+    .map((_o, i) => i)
+    .filter((i) => !placed.has(i))
+    .sort((a, b) => ops[a]!.call - ops[b]!.call)
+    .slice(0, 6);
+  lines.push('then none of these fits:');
+  for (const i of rest) lines.push(`  ${fmt(i)}`);
+  return lines.join('\n');
+}
+
+/**
+ * Checks a whole history of register operations (P-compositionality: key by key, in key
+ * order). Fails on the first key whose sub-history is not linearizable or not decided within
+ * `budget` configurations.
+ */
+export function checkHistory(history: readonly HistoryOp[], budget = 2_000_000): CheckResult {
+  const byKey = new Map<string, HistoryOp[]>();
+  for (const h of history) {
+    let l = byKey.get(h.key);
+    if (l === undefined) byKey.set(h.key, (l = []));
+    l.push(h);
+  }
+  let explored = 0;
+  for (const key of [...byKey.keys()].sort()) {
+    const r = checkOperations(registerModel, byKey.get(key)!, budget);
+    explored += r.explored;
+    if (!r.ok) return { ...r, key, explored };
+  }
+  return { ok: true, decided: true, explored };
+}
