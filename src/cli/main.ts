@@ -20,6 +20,8 @@ import { registerDel } from './commands/del.js';
 import { registerEndpoint } from './commands/endpoint.js';
 import { registerGet } from './commands/get.js';
 import { registerLease } from './commands/lease.js';
+import { registerMember } from './commands/member.js';
+import { registerMoveLeader } from './commands/move-leader.js';
 import { registerPut } from './commands/put.js';
 import { registerTxn } from './commands/txn.js';
 import { registerWatch } from './commands/watch.js';
@@ -127,6 +129,8 @@ function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => Comman
   registerEndpoint(program, current);
   registerLease(program, current);
   registerWatch(program, current);
+  registerMember(program, current);
+  registerMoveLeader(program, current);
   return program;
 }
 

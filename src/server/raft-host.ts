@@ -474,7 +474,19 @@ export class RaftHost implements ConsensusHost {
 
   private onSoftState(lead: number, role: Role): void {
     const wasLeader = this.role === Role.Leader;
-    if (lead !== this.leader) this.log.info({ leader: lead.toString(16), role }, lead === 0 ? 'no leader' : 'leader elected');
+    if (lead !== this.leader) {
+      this.log.info({ leader: lead.toString(16), role }, lead === 0 ? 'no leader' : 'leader elected');
+      // Proposals handed to the previous leader may be lost with it: fail them now rather than
+      // at their timeout, so clients retry against the new leader. NB: like a timeout, this
+      // does not say the write did not happen (the new leader may still commit it).
+      if (this.leader !== 0) {
+        for (const [id, w] of this.waiters) {
+          clearTimeout(w.timer);
+          w.reject(new KvError('LeaderChanged'));
+          this.waiters.delete(id);
+        }
+      }
+    }
     this.leader = lead;
     this.role = role;
     if (lead !== 0) setImmediate(() => this.maybePublish());

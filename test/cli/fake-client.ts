@@ -1,7 +1,8 @@
 // A test double of the client library for the etceteractl tests: a tiny in-memory key
-// space (a Map plus a revision counter) behind the six calls the CLI makes. It is not a
-// model of etcd: only what the CLI's tests need (ranges, prefix ends, sorting, limits,
-// prev kvs, simple compares), with every request recorded for inspection.
+// space (a Map plus a revision counter) behind the calls the CLI makes, and a member list
+// for the membership calls. It is not a model of etcd: only what the CLI's tests need
+// (ranges, prefix ends, sorting, limits, prev kvs, simple compares, member add / remove /
+// update / promote, leader moves), with every request recorded for inspection.
 import type {
   Compare,
   CompactionRequest,
@@ -22,6 +23,17 @@ import type {
 } from '../../src/core/api/kv.js';
 import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../../src/core/api/kv.js';
 import { CompactedError, FutureRevisionError, KvError } from '../../src/core/errors.js';
+import type {
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberInfo,
+  MemberPromoteRequest,
+  MemberRemoveRequest,
+  MembersResponse,
+  MemberUpdateRequest,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+} from '../../src/core/api/cluster.js';
 import type { CliCallOptions, CliClient, CliClientOptions } from '../../src/cli/context.js';
 
 const bin = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
@@ -51,6 +63,16 @@ export class FakeCluster {
   readonly downEndpoints = new Map<string, Error>();
   /** Makes the factory itself throw (bad endpoint). */
   factoryError: Error | undefined;
+  /** The members, in ID order (as etcd lists them); the first is the one `memberId` names. */
+  members: MemberInfo[] = [
+    { ID: this.memberId, name: 'node1', peerURLs: ['tcp://127.0.0.1:12380'], clientURLs: ['ws://127.0.0.1:12381'], isLearner: false },
+  ];
+  /** The leader Status reports; `undefined` means `memberId`. */
+  leaderId: number | undefined;
+  /** Per endpoint: the member whose Status it answers with (default `memberId`). */
+  readonly endpointMembers = new Map<string, number>();
+  /** The ID the next added member gets (then counts up). */
+  nextMemberId = 0x8e6bd1b93988;
 
   /** The client factory to hand to `run()`. */
   factory = (options: CliClientOptions): CliClient => {
@@ -182,12 +204,61 @@ export class FakeCluster {
     return { header: this.header(), succeeded, responses };
   }
 
-  status(): StatusResponse {
+  /** A membership answer: etcd's member headers carry no revision. */
+  membersResponse(): MembersResponse {
+    return { header: { ...this.header(), revision: 0 }, members: this.members.map((m) => ({ ...m })) };
+  }
+
+  member(id: number): MemberInfo {
+    const m = this.members.find((x) => x.ID === id);
+    if (!m) throw new KvError('MemberNotFound');
+    return m;
+  }
+
+  memberAdd(req: MemberAddRequest): MemberAddResponse {
+    const taken = new Set(this.members.flatMap((m) => m.peerURLs));
+    if (req.peerURLs.some((u) => taken.has(u))) throw new KvError('PeerURLExist');
+    const m: MemberInfo = { ID: this.nextMemberId++, name: '', peerURLs: [...req.peerURLs], clientURLs: [], isLearner: req.isLearner === true };
+    this.members = [...this.members, m].sort((a, b) => a.ID - b.ID);
+    const r = this.membersResponse();
+    return { header: r.header, member: { ...m }, members: r.members };
+  }
+
+  memberRemove(req: MemberRemoveRequest): MembersResponse {
+    this.member(req.ID);
+    this.members = this.members.filter((m) => m.ID !== req.ID);
+    return this.membersResponse();
+  }
+
+  memberUpdate(req: MemberUpdateRequest): MembersResponse {
+    this.member(req.ID).peerURLs = [...req.peerURLs];
+    return this.membersResponse();
+  }
+
+  memberPromote(req: MemberPromoteRequest): MembersResponse {
+    const m = this.member(req.ID);
+    if (!m.isLearner) throw new KvError('MemberNotLearner');
+    m.isLearner = false;
+    return this.membersResponse();
+  }
+
+  /** `from`: the member the request reached. Only the leader may move leadership. */
+  moveLeader(req: MoveLeaderRequest, from: number): MoveLeaderResponse {
+    if (from !== (this.leaderId ?? this.memberId)) throw new KvError('NotLeader');
+    const to = this.members.find((m) => m.ID === req.targetID);
+    if (!to || to.isLearner) throw new KvError('BadLeaderTransferee');
+    this.leaderId = to.ID;
+    this.raftTerm++;
+    return { header: { ...this.header(), memberId: from } };
+  }
+
+  status(endpoint?: string): StatusResponse {
+    const memberId = (endpoint === undefined ? undefined : this.endpointMembers.get(endpoint)) ?? this.memberId;
     return {
-      header: this.header(),
+      header: { ...this.header(), memberId },
       version: '3.4.23',
       dbSize: 24576,
-      leader: this.memberId,
+      leader: this.leaderId ?? this.memberId,
       raftIndex: 68,
       raftTerm: this.raftTerm,
       raftAppliedIndex: 68,
@@ -240,7 +311,32 @@ export class FakeClient implements CliClient {
     });
   }
   status(o?: CliCallOptions): Promise<StatusResponse> {
-    return this.call('status', {}, o, () => this.cluster.status());
+    return this.call('status', {}, o, () => this.cluster.status(this.only()));
+  }
+  /** The endpoint of a one-endpoint client (as `endpoint status` and `move-leader` make). */
+  private only(): string | undefined {
+    return this.endpoints.length === 1 ? this.endpoints[0] : undefined;
+  }
+  memberList(o?: CliCallOptions): Promise<MembersResponse> {
+    return this.call('memberList', {}, o, () => this.cluster.membersResponse());
+  }
+  memberAdd(req: MemberAddRequest, o?: CliCallOptions): Promise<MemberAddResponse> {
+    return this.call('memberAdd', req, o, () => this.cluster.memberAdd(req));
+  }
+  memberRemove(req: MemberRemoveRequest, o?: CliCallOptions): Promise<MembersResponse> {
+    return this.call('memberRemove', req, o, () => this.cluster.memberRemove(req));
+  }
+  memberUpdate(req: MemberUpdateRequest, o?: CliCallOptions): Promise<MembersResponse> {
+    return this.call('memberUpdate', req, o, () => this.cluster.memberUpdate(req));
+  }
+  memberPromote(req: MemberPromoteRequest, o?: CliCallOptions): Promise<MembersResponse> {
+    return this.call('memberPromote', req, o, () => this.cluster.memberPromote(req));
+  }
+  moveLeader(req: MoveLeaderRequest, o?: CliCallOptions): Promise<MoveLeaderResponse> {
+    return this.call('moveLeader', req, o, () => {
+      const ep = this.only();
+      return this.cluster.moveLeader(req, (ep === undefined ? undefined : this.cluster.endpointMembers.get(ep)) ?? this.cluster.memberId);
+    });
   }
   async close(): Promise<void> {
     this.cluster.closed++;
