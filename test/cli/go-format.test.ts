@@ -1,5 +1,5 @@
 // Checks the Go text conventions etceteractl reproduces (Go's %q quoting and Unquote,
-// time.Duration printing/parsing, strconv.ParseInt/ParseBool messages, go-humanize sizes,
+// time.Duration printing/parsing, strconv.ParseInt/ParseUint/ParseBool messages, go-humanize sizes,
 // encoding/json strings), table-driven, with expected values taken from Go / etcdctl 3.4.23.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import {
   parseGoBool,
   parseGoDuration,
   parseGoInt,
+  parseGoUint,
 } from '../../src/cli/go-format.js';
 
 const b = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
@@ -113,6 +114,23 @@ test('parseGoInt follows strconv.ParseInt', () => {
     ['8000000000000000', 16, 'strconv.ParseInt: parsing "8000000000000000": value out of range'],
   ];
   for (const [text, base, message] of bad) assert.throws(() => parseGoInt(text, base), { message }, text);
+});
+
+test('parseGoUint follows strconv.ParseUint (etcdctl member IDs)', () => {
+  assert.equal(parseGoUint('b5179d13d0285315', 16), 0xb5179d13d0285315n);
+  assert.equal(parseGoUint('FFFFFFFFFFFFFFFF', 16), (1n << 64n) - 1n);
+  assert.equal(parseGoUint('0', 10), 0n);
+  const bad: [string, 10 | 16, string][] = [
+    ['', 16, 'strconv.ParseUint: parsing "": invalid syntax'],
+    ['-1', 16, 'strconv.ParseUint: parsing "-1": invalid syntax'],
+    ['+1', 16, 'strconv.ParseUint: parsing "+1": invalid syntax'],
+    ['0x12', 16, 'strconv.ParseUint: parsing "0x12": invalid syntax'],
+    ['12a', 10, 'strconv.ParseUint: parsing "12a": invalid syntax'],
+    ['1ffffffffffffffff', 16, 'strconv.ParseUint: parsing "1ffffffffffffffff": value out of range'],
+    // Go stops at the overflow before it sees the bad digits.
+    ['1ffffffffffffffffzz', 16, 'strconv.ParseUint: parsing "1ffffffffffffffffzz": value out of range'],
+  ];
+  for (const [text, base, message] of bad) assert.throws(() => parseGoUint(text, base), { message }, text);
 });
 
 test('parseGoBool follows strconv.ParseBool', () => {

@@ -3,24 +3,28 @@
  * message types, how the port answers it, and its JSON gateway path. The gRPC transport and the
  * HTTP gateway both dispatch through this one table, so a method answers the same either way.
  *
- * What is served (a single member, auth disabled):
+ * What is served (auth disabled):
  *
  * | service                | answered by                                                        |
  * |------------------------|--------------------------------------------------------------------|
  * | KV                     | `services.kv`                                                      |
  * | Watch                  | `services.watch.open` when wired, else Unimplemented               |
+ * | Lease                  | `services.lease` when wired, else Unimplemented                    |
+ * | Cluster                | `services.cluster` when wired (client URLs shown as etcd clients   |
+ * |                        | dial them, see `etcdClientUrls`); else MemberList lists this one   |
+ * |                        | member and the changes are Unimplemented                           |
  * | Maintenance.Status     | `services.maintenance.status`                                      |
+ * | Maintenance.HashKV     | `services.maintenance.hashKV` when present, else Unimplemented     |
+ * | Maintenance.Hash       | `services.maintenance.hash` when present, else Unimplemented       |
+ * | Maintenance.MoveLeader | `services.cluster.moveLeader`; without it, to itself: success,     |
+ * |                        | else `etcdserver: bad leader transferee`                           |
  * | Maintenance.Alarm      | GET / DEACTIVATE: no alarms (`{}`, no header, as etcd 3.4);         |
  * |                        | ACTIVATE: Unimplemented (there is no alarm store yet)              |
  * | Maintenance.Defragment | success, no header (nothing to defragment here)                    |
- * | Maintenance.Hash(KV)   | `services.maintenance.hash` / `hashKV` when present, else Unimpl.  |
- * | Maintenance.MoveLeader | to itself: success; else `etcdserver: bad leader transferee`        |
- * | Cluster.MemberList     | `services.cluster.memberList` when present, else this one member   |
- * | Auth                   | as etcd with auth disabled and no users or roles (see `auth*`)     |
+ * | Maintenance.Snapshot,  | Unimplemented                                                      |
+ * | Downgrade              |                                                                    |
+ * | Auth                   | as etcd with auth disabled and no users or roles                   |
  * | grpc.health.v1.Health  | SERVING for service ""                                             |
- * | Lease                  | `services.lease` when wired, else Unimplemented                    |
- * | Snapshot, Downgrade,   | Unimplemented                                                      |
- * | member changes         |                                                                    |
  */
 import type protobuf from 'protobufjs';
 import type { ResponseHeader } from '../../core/api/kv.js';
