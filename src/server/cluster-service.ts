@@ -20,6 +20,7 @@ import { invalidArgument, KvError } from '../core/errors.js';
 import type { CallContext, ClusterService } from '../core/ports/services.js';
 import { ConsensusHost } from './host.js';
 import type { Member } from './membership.js';
+import { LeaderForwarder } from './leader-forwarder.js';
 
 function info(m: Member): MemberInfo {
   return { ID: m.id, name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: m.isLearner };
@@ -32,7 +33,11 @@ function checkId(id: unknown): number {
 
 @injectable()
 export class ClusterServiceImpl implements ClusterService {
-  constructor(@inject(ConsensusHost) private readonly host: ConsensusHost) {}
+  private readonly forwarder: LeaderForwarder;
+
+  constructor(@inject(ConsensusHost) private readonly host: ConsensusHost) {
+    this.forwarder = new LeaderForwarder(host);
+  }
 
   private header(): ResponseHeader {
     const s = this.host.status();
@@ -70,8 +75,20 @@ export class ClusterServiceImpl implements ClusterService {
   }
 
   async memberPromote(req: MemberPromoteRequest, _ctx?: CallContext): Promise<MembersResponse> {
-    await this.reconfigure().promoteMember(checkId(req.ID));
+    const id = checkId(req.ID);
+    // Only the leader knows whether the learner caught up: a follower forwards, as etcd does.
+    const fwd = this.forwarder.client();
+    if (fwd !== undefined) {
+      await fwd.memberPromote({ ID: id });
+      return this.list();
+    }
+    await this.reconfigure().promoteMember(id);
     return this.list();
+  }
+
+  /** Closes the connection used for forwarding (at shutdown). */
+  close(): Promise<void> {
+    return this.forwarder.close();
   }
 
   async moveLeader(req: MoveLeaderRequest, _ctx?: CallContext): Promise<MoveLeaderResponse> {

@@ -240,6 +240,10 @@ export async function createServer(
     container.get<Listener[]>(ListenersToken),
     handles,
     logger,
-    [container.get(LeaseLoop)],
+    [
+      container.get(LeaseLoop),
+      // The cluster service holds a forwarding connection to the leader: close it at stop.
+      { start: () => {}, stop: () => container.get(ClusterServiceImpl).close() },
+    ],
   );
 }

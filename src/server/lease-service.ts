@@ -34,7 +34,8 @@ import {
   type LeaseTimeToLiveResponse,
 } from '../core/api/lease.js';
 import { assert } from '../core/assert.js';
-import { Client } from '../client/client.js';
+import type { Client } from '../client/client.js';
+import { LeaderForwarder } from './leader-forwarder.js';
 import { LeaseLostError } from '../client/lease.js';
 import { invalidArgument, KvError, NotLeaderError } from '../core/errors.js';
 import { minLeaseTtlSec, type Lessor } from '../core/lease/lessor.js';
@@ -67,7 +68,7 @@ export class LeaseServiceImpl implements LeaseService {
   readonly minTtlSec: number;
   /** The term in which this member last promoted its lessor; 0 when not primary. */
   private primaryTerm = 0;
-  private forwarder: { leader: number; client: Client } | undefined;
+  private readonly forwarder: LeaderForwarder;
   /** StreamOpener of LeaseKeepAlive. */
   readonly keepAlive: StreamOpener<LeaseKeepAliveRequest, LeaseKeepAliveResponse>;
 
@@ -78,6 +79,7 @@ export class LeaseServiceImpl implements LeaseService {
     @inject(Config) private readonly config: Config,
     @inject(Logger) private readonly log: Logger,
   ) {
+    this.forwarder = new LeaderForwarder(host);
     this.minTtlSec = minLeaseTtlSec(config.heartbeatIntervalMs, config.electionTimeoutMs);
     this.keepAlive = (sink) => new KeepAliveStream(this, sink);
   }
@@ -185,21 +187,12 @@ export class LeaseServiceImpl implements LeaseService {
    * forwards them. Undefined on the leader, or when the leader or its URL is not known yet.
    */
   private leaderClient(): Client | undefined {
-    const s = this.host.status();
-    if (s.leader === 0 || s.leader === s.memberId) return undefined;
-    if (this.forwarder?.leader === s.leader) return this.forwarder.client;
-    const url = this.host.members().find((m) => m.id === s.leader)?.clientURLs[0];
-    if (url === undefined) return undefined;
-    void this.forwarder?.client.close();
-    this.forwarder = { leader: s.leader, client: new Client({ endpoints: [url], timeoutMs: 5000 }) };
-    return this.forwarder.client;
+    return this.forwarder.client();
   }
 
   /** Closes the connection used for forwarding (at shutdown). */
   async close(): Promise<void> {
-    const f = this.forwarder;
-    this.forwarder = undefined;
-    await f?.client.close();
+    await this.forwarder.close();
   }
 
   /** A forwarded answer, with this member's header (its revision may lag the leader's). */

@@ -315,8 +315,9 @@ export class RaftHost implements ConsensusHost {
     },
     moveLeader: async (to: number): Promise<void> => {
       if (this.leader !== this.options.memberId) throw new KvError('NotLeader');
+      if (to === this.options.memberId) return; // already there (etcd 3.4 answers success)
       const target = this.memberMap.get(to);
-      if (to === this.options.memberId || target === undefined || target.isLearner) throw new KvError('BadLeaderTransferee');
+      if (target === undefined || target.isLearner) throw new KvError('BadLeaderTransferee');
       this.node.transferLeader(to);
       this.kick();
       const deadline = Date.now() + this.options.requestTimeoutMs;

@@ -64,8 +64,10 @@ test('member list, learner join by snapshot, promote, move-leader, remove the le
       assert.ok(m4.logs.some((l) => l['msg'] === 'applied a snapshot from the leader'), 'the learner caught up from a snapshot');
       leader = await c.leader();
       const lc = c.client(leader);
+      const follower = c.client([0, 1, 2].find((i) => i !== leader)!);
       try {
-        await eventually(() => lc.memberPromote({ ID: added.member.ID }));
+        // Sent to a follower, the promotion is forwarded to the leader.
+        await eventually(() => follower.memberPromote({ ID: added.member.ID }));
         const after = await lc.memberList();
         const m = after.members.find((x) => x.ID === added.member.ID)!;
         assert.equal(m.isLearner, false);
@@ -81,6 +83,7 @@ test('member list, learner join by snapshot, promote, move-leader, remove the le
         await assert.rejects(lc.moveLeader({ targetID: added.member.ID }), { message: 'etcdserver: not leader' });
       } finally {
         await lc.close();
+        await follower.close();
       }
       // Remove the leader (m4) through itself: the others elect a new leader and keep serving.
       await m4c.memberRemove({ ID: added.member.ID }).catch(() => {});

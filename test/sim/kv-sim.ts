@@ -76,7 +76,7 @@ export interface KvSimOptions extends SimOptions {
 }
 
 /** Ticks a client waits for an answer before it gives up (the write's outcome is then unknown). */
-export const CLIENT_TIMEOUT_TICKS = 15;
+export const CLIENT_TIMEOUT_TICKS = 60;
 
 /** Random events per seed by default (before the final heal-and-converge phase). */
 export const KV_SIM_STEPS = 6000;
@@ -166,7 +166,7 @@ export class KvSim extends RaftSim {
   constructor(opts: KvSimOptions) {
     super(opts);
     this.kvOpts = opts;
-    const clients = opts.clients ?? this.pick([3, 5, 8]);
+    const clients = opts.clients ?? this.pick([2, 3, 5]);
     const keys = opts.keys ?? this.pick([1, 2, 3]);
     for (let i = 0; i < keys; i++) this.keyNames.push(`k${i}`);
     for (let i = 1; i <= clients; i++) this.clients.push({ id: i, op: undefined, lastMember: 0, seen: new Map(), writes: 0 });
