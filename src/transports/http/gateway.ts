@@ -423,7 +423,15 @@ export class HttpGateway {
           handlers?.cancel();
           return;
         }
-        handlers!.message(req);
+        try {
+          handlers!.message(req);
+        } catch (err) {
+          // A handler that throws broke its contract: end this stream, keep the server.
+          log.error({ err, method: rpc.path }, 'stream handler threw');
+          finish(new KvError('Internal'));
+          handlers?.cancel();
+          return;
+        }
       }
     });
     src.on('end', () => {
