@@ -94,7 +94,9 @@ export class ClusterServiceImpl implements ClusterService {
   async moveLeader(req: MoveLeaderRequest, _ctx?: CallContext): Promise<MoveLeaderResponse> {
     const to = checkId(req.targetID);
     if (this.host.reconfigure === undefined) {
-      // A lone member is always the leader: no one to hand leadership to.
+      // A lone member is always the leader: moving leadership to itself succeeds (as in etcd
+      // 3.4); there is no one else to hand it to.
+      if (to === this.host.status().memberId) return { header: { ...this.header(), revision: this.host.store.currentRevision } };
       throw new KvError('BadLeaderTransferee');
     }
     await this.host.reconfigure.moveLeader(to);

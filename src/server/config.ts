@@ -12,7 +12,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import type { ServiceIdentifier } from 'inversify';
 
-const TRANSPORTS = ['ws', 'tcp'] as const;
+const TRANSPORTS = ['ws', 'tcp', 'grpc'] as const;
 export type ListenerTransport = (typeof TRANSPORTS)[number];
 
 /** host:port with a numeric port 0..65535 (0 = ephemeral, for tests). */
@@ -33,6 +33,7 @@ const schema = z.strictObject({
   'data-dir': z.string().min(1).optional(),
   storage: z.strictObject({ driver: z.enum(['lmdb', 'sqlite', 'memory']) }).default({ driver: 'lmdb' }),
   listeners: z.array(listener).min(1, 'at least one listener is needed').default([
+    { transport: 'grpc', address: '127.0.0.1:2379' },
     { transport: 'ws', address: '127.0.0.1:2381' },
     { transport: 'tcp', address: '127.0.0.1:2382' },
   ]),

@@ -19,6 +19,7 @@ import { memoryDriverModule } from '../drivers/memory/module.js';
 import { sqliteDriverModule } from '../drivers/sqlite/module.js';
 import { TcpTransport } from '../transports/tcp/tcp-transport.js';
 import { WsTransport } from '../transports/ws/ws-transport.js';
+import { GrpcTransport } from '../transports/grpc/grpc-transport.js';
 import { Config, type ListenerTransport } from './config.js';
 import { ConsensusHost } from './host.js';
 import { clusterIdFor, memberIdFor } from './ids.js';
@@ -109,6 +110,7 @@ export const driverModules = {
 export const listenerFactories = {
   ws: (services, options, log) => new WsTransport(services, options, log),
   tcp: (services, options, log) => new TcpTransport(services, options, log),
+  grpc: (services, options, log) => new GrpcTransport(services, options, log),
 } satisfies Record<
   ListenerTransport,
   (services: Services, options: ConstructorParameters<typeof WsTransport>[1], log: Logger) => Listener

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, validateConfig } from '../../src/server/config.js';
 
-test('defaults: one member on lmdb, ws 2381 and tcp 2382', () => {
+test('defaults: one member on lmdb, grpc 2379, ws 2381 and tcp 2382', () => {
   const c = validateConfig({}, {}, 'test', '/base');
   assert.equal(c.name, 'default');
   assert.equal(c.dataDir, '/base/data/default');
   assert.equal(c.storage.driver, 'lmdb');
   assert.deepEqual(c.listeners, [
+    { transport: 'grpc', address: '127.0.0.1:2379' },
     { transport: 'ws', address: '127.0.0.1:2381' },
     { transport: 'tcp', address: '127.0.0.1:2382' },
   ]);

@@ -27,7 +27,13 @@ for (const driver of drivers) {
     await server.start();
     try {
       assert.deepEqual(server.urls.map((u) => u.transport), transports);
-      for (const { url } of server.urls) {
+      for (const { url, transport } of server.urls) {
+        if (transport === 'grpc') {
+          // The gRPC listener also answers HTTP/1.1 on the same port.
+          const r = await fetch(url.replace('grpc://', 'http://') + '/health');
+          assert.deepEqual(await r.json(), { health: 'true' });
+          continue;
+        }
         const client = new Client({ endpoints: [url] });
         try {
           await client.put({ key: Buffer.from(`via ${url}`), value: Buffer.from(driver) });

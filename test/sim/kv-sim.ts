@@ -76,10 +76,10 @@ export interface KvSimOptions extends SimOptions {
 }
 
 /** Ticks a client waits for an answer before it gives up (the write's outcome is then unknown). */
-export const CLIENT_TIMEOUT_TICKS = 60;
+export const CLIENT_TIMEOUT_TICKS = 40;
 
 /** Random events per seed by default (before the final heal-and-converge phase). */
-export const KV_SIM_STEPS = 6000;
+export const KV_SIM_STEPS = 40000;
 
 /** The default cluster size of a seed: odd seeds run 3 members, even seeds 5. */
 export function nodesForSeed(seed: number): number {
@@ -203,7 +203,9 @@ export class KvSim extends RaftSim {
 
   protected override onStopped(n: SimNode, _removed: boolean): void {
     const m = this.members.get(n.id)!;
-    // Everything but the backend is process memory; its clients will time out.
+    // The clients' connections to it break: they give up on their requests at once.
+    for (const c of this.clients) if (c.op !== undefined && c.op.member === n.id) this.giveUp(c.op, 'connection lost');
+    // Everything but the backend is process memory.
     m.store = undefined;
     m.applier = undefined;
     m.waiters.clear();
@@ -362,22 +364,27 @@ export class KvSim extends RaftSim {
   protected override onTick(): void {
     this.ticks++;
     for (const c of this.clients) {
-      const op = c.op;
-      if (op === undefined || op.deadlineTick > this.ticks) continue;
-      // The client gives up: its member forgets the request (raft-host's timeout), a write's
-      // outcome is unknown, and an unanswered read tells nothing.
-      const m = this.members.get(op.member);
-      for (const [id, w] of m?.waiters ?? []) if (w === op) m!.waiters.delete(id);
-      if (op.spec.kind === 'get') {
-        op.done = true;
-        c.op = undefined;
-        this.note(`client ${c.id} #${op.id} read timed out`, 104, c.id, op.id);
-        this.count('readsTimedOut');
-      } else {
-        c.seen.delete(op.spec.key);
-        this.finishOp(op, this.unknownOutcome(op.spec), Infinity);
-        this.count('writesUnknown');
-      }
+      if (c.op !== undefined && c.op.deadlineTick <= this.ticks) this.giveUp(c.op, 'timeout');
+    }
+  }
+
+  /**
+   * The client stops waiting: its member forgets the request (raft-host's timeout), a write's
+   * outcome is unknown, and an unanswered read tells nothing.
+   */
+  private giveUp(op: ClientOp, why: string): void {
+    const c = op.client;
+    const m = this.members.get(op.member);
+    for (const [id, w] of m?.waiters ?? []) if (w === op) m!.waiters.delete(id);
+    this.note(`client ${c.id} #${op.id} ${why}`, 104, c.id, op.id);
+    if (op.spec.kind === 'get') {
+      op.done = true;
+      c.op = undefined;
+      this.count('readsUnanswered');
+    } else {
+      c.seen.delete(op.spec.key);
+      this.finishOp(op, this.unknownOutcome(op.spec), Infinity);
+      this.count('writesUnknown');
     }
   }
 

@@ -45,8 +45,9 @@ export interface HistoryOp {
 
 /**
  * A sequential specification: `step` returns the state after `op` when the model allows it
- * (with its output, unless `unknown`), undefined when it does not. States must be usable as
- * cache keys through `stateKey`; the model must be deterministic.
+ * (with its output, unless `unknown`), undefined when it does not; with `unknown` it must
+ * always return a state (an operation whose outcome nobody saw is possible in any state).
+ * States must be usable as cache keys through `stateKey`; the model must be deterministic.
  */
 export interface Model<S, O> {
   readonly init: S;
@@ -161,47 +162,95 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
     call.next!.prev = call;
   };
 
-  const words = Math.ceil(n / 32);
-  const linearized = new Uint32Array(words);
-  const cache = new Set<string>();
-  const stack: Array<{ call: Event; state: S }> = [];
+  // Known operations (with a return) and unknown ones (ret = Infinity) are numbered apart: the
+  // cache keeps, per (known set, state), the unknown sets explored from there. Dominance: an
+  // unknown operation can always be linearized last (nothing observes it there, and the model
+  // accepts any outcome), so a configuration with a SUBSET of another's linearized unknown
+  // operations can do all the other can; once (K, s, U) failed, (K, s, U') with U' ⊇ U fails
+  // too and is pruned. Without unknown operations this is the plain (set, state) cache.
+  const slot = new Int32Array(n);
+  let nKnown = 0;
+  let nUnknown = 0;
+  for (let i = 0; i < n; i++) slot[i] = ops[i]!.ret === Infinity ? nUnknown++ : nKnown++;
+  const known = new Uint32Array(Math.max(1, Math.ceil(nKnown / 32)));
+  const unknownSet = new Uint32Array(Math.max(1, Math.ceil(nUnknown / 32)));
+  const cache = new Map<string, Uint32Array[]>();
+  const isUnknown = (i: number): boolean => ops[i]!.ret === Infinity;
+  const flip = (i: number): void => {
+    const b = isUnknown(i) ? unknownSet : known;
+    const k = slot[i]!;
+    b[k >>> 5]! ^= 1 << (k & 31);
+  };
+  /** Records the current configuration; false when it (or a dominating one) was seen. */
+  const visit = (stateKey: string): boolean => {
+    const key = `${known.join(',')}|${stateKey}`;
+    const seen = cache.get(key);
+    if (seen === undefined) {
+      cache.set(key, [unknownSet.slice()]);
+      return true;
+    }
+    for (const u of seen) {
+      let subset = true;
+      for (let w = 0; w < u.length && subset; w++) if ((u[w]! & ~unknownSet[w]!) !== 0) subset = false;
+      if (subset) return false;
+    }
+    seen.push(unknownSet.slice());
+    return true;
+  };
+
+  // Candidates (the calls before the first return in the list) are tried in two passes: known
+  // operations first, unknown ones only when no known one leads anywhere. Same candidates,
+  // better order: a history that is linearizable is usually found without touching the
+  // unknown writes, which are concurrent with everything after their call.
+  const stack: Array<{ call: Event; state: S; pass: number }> = [];
   let state = model.init;
   let explored = 0;
   let deepest: Array<{ op: number; state: S }> = [];
   let entry = head.next;
-  const unknown = (i: number): boolean => ops[i]!.ret === Infinity;
-  while (head.next !== undefined) {
-    if (entry === undefined) break; // cannot happen: the list ends with a return
+  let pass = 0;
+  // Done when every known operation is linearized: the unknown ones left go last (or never
+  // happened), which the model always accepts.
+  let knownLeft = nKnown;
+  while (knownLeft > 0) {
+    if (entry === undefined) break; // cannot happen: a known return is still in the list
     if (entry.isCall) {
-      const i = entry.op;
-      const next = model.step(state, ops[i]!.op, unknown(i));
+      const call = entry;
+      const i = call.op;
       let advanced = false;
-      if (next !== undefined) {
-        linearized[i >>> 5]! |= 1 << (i & 31);
-        const key = `${linearized.join(',')}|${model.stateKey(next)}`;
-        if (!cache.has(key)) {
-          cache.add(key);
-          if (++explored > budget) return { ok: false, decided: false, explored };
-          stack.push({ call: entry, state });
-          state = next;
-          lift(entry);
-          entry = head.next;
-          advanced = true;
-          if (stack.length > deepest.length) deepest = stack.map((s) => ({ op: s.call.op, state: s.state }));
-        } else {
-          linearized[i >>> 5]! &= ~(1 << (i & 31));
+      if (isUnknown(i) === (pass === 1)) {
+        const next = model.step(state, ops[i]!.op, isUnknown(i));
+        if (next !== undefined) {
+          flip(i);
+          if (visit(model.stateKey(next))) {
+            if (++explored > budget) return { ok: false, decided: false, explored };
+            stack.push({ call, state, pass });
+            if (!isUnknown(i)) knownLeft--;
+            state = next;
+            lift(call);
+            entry = head.next;
+            pass = 0;
+            advanced = true;
+            if (stack.length > deepest.length) deepest = stack.map((s) => ({ op: s.call.op, state: s.state }));
+          } else {
+            flip(i);
+          }
         }
       }
-      if (!advanced) entry = entry.next;
+      if (!advanced) entry = call.next;
+    } else if (pass === 0) {
+      // End of the candidates: now the unknown ones.
+      pass = 1;
+      entry = head.next;
     } else {
       // A return whose call is still in the list: that operation had to be linearized by now.
       const top = stack.pop();
       if (top === undefined) return { ok: false, decided: true, explored, explanation: explain(model, ops, deepest) };
       state = top.state;
-      const i = top.call.op;
-      linearized[i >>> 5]! &= ~(1 << (i & 31));
+      if (!isUnknown(top.call.op)) knownLeft++;
+      flip(top.call.op);
       unlift(top.call);
       entry = top.call.next;
+      pass = top.pass;
     }
   }
   return { ok: true, decided: true, explored };

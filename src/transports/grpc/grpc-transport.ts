@@ -284,7 +284,7 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     if (this.done) return;
     stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
     stream.on('end', () => {
-      if (!this.done) this.handlers?.end();
+      if (!this.done) this.guard(() => this.handlers?.end());
     });
   }
 
@@ -357,7 +357,7 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     if (this.done) return;
     this.close(new GrpcStatusError(status, message));
     this.controller.abort(new KvError('Canceled'));
-    this.handlers?.cancel();
+    this.guard(() => this.handlers?.cancel());
   }
 
   private onClose(): void {
@@ -365,7 +365,17 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     this.done = true;
     this.owner.callsInFlight--;
     this.controller.abort(new KvError('Canceled'));
-    this.handlers?.cancel();
+    this.guard(() => this.handlers?.cancel());
+  }
+
+  /** Runs a service callback from an event handler, where a throw would crash the process. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.owner.log.error({ err, method: this.rpc.path }, 'stream handler threw');
+      if (!this.done) this.close(new KvError('Internal'));
+    }
   }
 }
 
