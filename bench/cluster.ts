@@ -5,9 +5,8 @@
 // failover time (kill -9 of the leader to the first successful put), median of 5.
 //
 // Env: BENCH_SECONDS (default 3), BENCH_FAILOVERS (default 5), BENCH_NO_WRITE=1.
-import { appendFileSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { execSync } from 'node:child_process';
+import { commit as commitHash, cpuSeconds, machine } from './common.js';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Client } from '../src/client/client.js';
@@ -18,15 +17,6 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const FAILOVERS = Number(process.env['BENCH_FAILOVERS'] ?? 5);
 const VALUE = Buffer.alloc(256, 0x61);
 
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 function clusterCpu(c: Cluster): number {
   return c.members.reduce((sum, m) => sum + (m.server ? cpuSeconds(m.server.proc.pid!) : 0), 0);
@@ -117,19 +107,12 @@ async function main(): Promise<void> {
   }
   bar.stop();
   const sortedF = [...failovers].sort((a, b) => a - b);
-  const c0 = cpus();
-  const commit = (() => {
-    try {
-      return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = commitHash();
   const text = [
     '',
     `## ${new Date().toISOString().slice(0, 10)} · commit ${commit} · \`npm run bench:cluster\``,
     '',
-    `Machine: ${c0.length} × ${c0[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB. Three members (real`,
+    `Machine: ${machine()}. Three members (real`,
     'processes, LMDB, fsync on, peers over tcp, heartbeat 100 ms, election 1000 ms) and the load',
     `generator share the 2 cores. ${SECONDS} s per workload. CPU = all three members' utime+stime / ops.`,
     '',

@@ -13,9 +13,8 @@
 // Server CPU is read from /proc/<pid>/stat. Results are appended to bench/RESULTS.md.
 // Options (env): BENCH_LEASES (default 10000), BENCH_LEASE_TTL (s, default 6), BENCH_SECONDS
 // (keep-alive phase, default 10), BENCH_REVOKE_KEYS (default 100000), BENCH_NO_WRITE=1.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { execSync } from 'node:child_process';
+import { commit, cpuSeconds, machine, percentile } from './common.js';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, type Lease } from '../src/client/client.js';
 import type { WatchResponse } from '../src/core/api/watch.js';
@@ -25,18 +24,8 @@ const LEASES = Number(process.env['BENCH_LEASES'] ?? 10_000);
 const TTL = Number(process.env['BENCH_LEASE_TTL'] ?? 6);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const REVOKE_KEYS = Number(process.env['BENCH_REVOKE_KEYS'] ?? 100_000);
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** Runs `f(i)` for i in [0, n) with `inFlight` at a time. */
 async function pool(n: number, inFlight: number, f: (i: number) => Promise<void>): Promise<void> {
@@ -185,22 +174,7 @@ async function revokeBench(): Promise<RevokeResult> {
   }
 }
 
-function machine(): string {
-  const c = cpus();
-  let kernel = '';
-  try {
-    kernel = execSync('uname -sr').toString().trim();
-  } catch {}
-  return `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${kernel}, Node ${process.version}`;
-}
 
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<void> {
   const ka = await keepAliveBench();

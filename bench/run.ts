@@ -6,9 +6,8 @@
 //
 // Options (env): BENCH_SECONDS (per workload, default 3), BENCH_DRIVERS (comma list),
 // BENCH_TRANSPORTS, BENCH_KEYS (RSS test, default 100000), BENCH_NO_WRITE=1 (print only).
-import { appendFileSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { execSync } from 'node:child_process';
+import { commit, cpuSeconds, machine, percentile, rssBytes } from './common.js';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Client } from '../src/client/client.js';
@@ -19,24 +18,9 @@ const DRIVERS = (process.env['BENCH_DRIVERS'] ?? 'lmdb,sqlite,memory').split(','
 const TRANSPORTS = (process.env['BENCH_TRANSPORTS'] ?? 'ws,tcp').split(',') as ('ws' | 'tcp')[];
 const RSS_KEYS = Number(process.env['BENCH_KEYS'] ?? 100_000);
 const VALUE = Buffer.alloc(256, 0x61);
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
 
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface Row {
   driver: string;
@@ -117,22 +101,7 @@ async function rssAfterKeys(driver: 'lmdb' | 'sqlite' | 'memory'): Promise<{ dri
   }
 }
 
-function machine(): string {
-  const c = cpus();
-  let kernel = '';
-  try {
-    kernel = execSync('uname -sr').toString().trim();
-  } catch {}
-  return `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${kernel}, Node ${process.version}`;
-}
 
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<void> {
   const rows: Row[] = [];

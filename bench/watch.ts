@@ -13,9 +13,8 @@
 // Server CPU is read from /proc/<pid>/stat, RSS from /proc/<pid>/status. Results are appended
 // to bench/RESULTS.md. Options (env): BENCH_WATCHERS (default 10000), BENCH_PUTS (2000),
 // BENCH_CONNECTIONS (4), BENCH_IDLE_WATCHERS (100000), BENCH_NO_WRITE=1 (print only).
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { execSync } from 'node:child_process';
+import { commit, cpuSeconds, machine, percentile, rssBytes } from './common.js';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
 import { Client } from '../src/client/client.js';
@@ -27,23 +26,9 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 4);
 const IDLE = Number(process.env['BENCH_IDLE_WATCHERS'] ?? 100_000);
 const IN_FLIGHT = 16;
 const SAMPLE_EVERY = 10;
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
 
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -170,22 +155,7 @@ async function idleRss(server: ServerProcess): Promise<IdleRss> {
   }
 }
 
-function machine(): string {
-  const c = cpus();
-  let kernel = '';
-  try {
-    kernel = execSync('uname -sr').toString().trim();
-  } catch {}
-  return `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${kernel}, Node ${process.version}`;
-}
 
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<void> {
   let server = await startServer({ driver: 'lmdb' });

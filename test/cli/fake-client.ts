@@ -311,10 +311,10 @@ export class FakeClient implements CliClient {
     });
   }
   status(o?: CliCallOptions): Promise<StatusResponse> {
-    return this.call('status', {}, o, () => this.cluster.status(this.only()));
+    return this.call('status', {}, o, () => this.cluster.status(this.singleEndpoint()));
   }
   /** The endpoint of a one-endpoint client (as `endpoint status` and `move-leader` make). */
-  private only(): string | undefined {
+  private singleEndpoint(): string | undefined {
     return this.endpoints.length === 1 ? this.endpoints[0] : undefined;
   }
   memberList(o?: CliCallOptions): Promise<MembersResponse> {
@@ -334,7 +334,7 @@ export class FakeClient implements CliClient {
   }
   moveLeader(req: MoveLeaderRequest, o?: CliCallOptions): Promise<MoveLeaderResponse> {
     return this.call('moveLeader', req, o, () => {
-      const ep = this.only();
+      const ep = this.singleEndpoint();
       return this.cluster.moveLeader(req, (ep === undefined ? undefined : this.cluster.endpointMembers.get(ep)) ?? this.cluster.memberId);
     });
   }

@@ -1,6 +1,6 @@
 /**
  * Randomness, injected. The raft core draws its election jitter from this port instead of
- * Math.random, so that a simulation replays exactly from a seed and the core stays pure.
+ * the global random generator, so that a simulation replays exactly from a seed and the core stays pure.
  * The server binds a `SeededRandom` (src/core/raft/seeded-random.ts) seeded once at start from
  * its own entropy; tests bind one with a fixed seed.
  */
