@@ -43,6 +43,8 @@ export interface ConsensusHost {
    */
   readBarrier(ctx?: CallContext): Promise<void>;
   status(): HostStatus;
+  /** Called when a Raft snapshot replaced the projection wholesale, with its new revision. */
+  onRestored?(listener: (revision: number) => void): () => void;
   /** Called after each applied batch with its revision changes, in order (the watch hub subscribes). */
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void;
   /** The members as the projection records them (a lone member: itself). */

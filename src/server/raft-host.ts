@@ -27,6 +27,7 @@ import { assert } from '../core/assert.js';
 import { KvError } from '../core/errors.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
 import type { Logger } from '../core/ports/logger.js';
+import { noMetrics, type Metrics } from '../core/ports/metrics.js';
 import type { PeerTransport } from '../core/ports/peer-transport.js';
 import type { Random } from '../core/ports/random.js';
 import type { CallContext } from '../core/ports/services.js';
@@ -65,7 +66,12 @@ export interface RaftHostOptions {
   /** Called when this member has been removed from the cluster (it should stop). */
   readonly removed?: () => void;
   readonly fatal: (err: unknown) => void;
+  /** Where save durations, proposal counts, leadership and peer RTTs are recorded (default: nowhere). */
+  readonly metrics?: Metrics;
 }
+
+/** How often the peers' round-trip times are sampled into the RTT histogram. */
+const RTT_SAMPLE_MS = 1000;
 
 interface Waiter {
   resolve(r: ApplyResult): void;
@@ -137,6 +143,9 @@ export class RaftHost implements ConsensusHost {
   private readonly confWaiters = new Set<{ cc: ConfChange; resolve(): void; reject(e: unknown): void; timer: NodeJS.Timeout }>();
   private readonly listeners = new Set<(changes: readonly RevisionChanges[]) => void>();
   private readonly leaderListeners = new Set<(isLeader: boolean) => void>();
+  private readonly metrics: Metrics;
+  private rttSampler: NodeJS.Timeout | undefined;
+  private readonly restoredListeners = new Set<(revision: number) => void>();
 
   constructor(
     readonly store: KvStore,
@@ -151,6 +160,24 @@ export class RaftHost implements ConsensusHost {
     // Request ids start from the wall clock so that ids of a previous run of this member that
     // are still in the log do not collide with new ones (entries also carry `origin`).
     this.nextRequestId = Date.now() * 1000;
+    this.metrics = options.metrics ?? noMetrics;
+    const m = this.metrics;
+    m.onScrape(() => {
+      if (!this.started) return;
+      m.hasLeader.set(this.leader !== 0 && !this.stopped ? 1 : 0);
+      m.proposalsCommitted.set(this.node.status().commit);
+      m.proposalsApplied.set(this.applied);
+      m.proposalsPending.set(this.waiters.size);
+      m.dbTotalSizeBytes.set(this.backend.sizeBytes());
+      m.keysTotal.set(this.store.indexedKeys);
+    });
+  }
+
+  /** Records each connected peer's smoothed round-trip time (etcd samples its probes likewise). */
+  private sampleRtt(): void {
+    for (const [id, st] of this.transport.stats()) {
+      if (st.rttMs !== undefined) this.metrics.peerRoundTripSeconds(id.toString(16)).observe(st.rttMs / 1000);
+    }
   }
 
   async start(): Promise<void> {
@@ -191,27 +218,39 @@ export class RaftHost implements ConsensusHost {
       this.node.tick();
       this.kick();
     }, o.tickMs);
+    this.rttSampler = setInterval(() => this.sampleRtt(), RTT_SAMPLE_MS);
+    this.rttSampler.unref();
     this.kick();
     await this.loopDone;
     this.log.info({ memberId: o.memberId.toString(16), members: this.memberMap.size, applied: this.applied }, 'raft started');
   }
 
   propose(request: Omit<InternalRequest, 'id' | 'origin'>): Promise<ApplyResult> {
-    if (this.stopped || !this.started) return Promise.reject(new KvError('Stopped'));
+    if (this.stopped || !this.started) {
+      this.metrics.proposalsFailed.inc();
+      return Promise.reject(new KvError('Stopped'));
+    }
     if (this.waiters.size >= this.options.maxPendingProposals) return Promise.reject(new KvError('TooManyRequests'));
     const id = this.nextRequestId++;
     const full: InternalRequest = { ...request, id, origin: this.options.memberId };
     const data = encodeInternalRequest(full);
     if (data.byteLength > this.options.maxRequestBytes) return Promise.reject(new KvError('RequestTooLarge'));
-    if (this.leader === 0) return Promise.reject(new KvError('NoLeader'));
+    if (this.leader === 0) {
+      this.metrics.proposalsFailed.inc();
+      return Promise.reject(new KvError('NoLeader'));
+    }
     return new Promise<ApplyResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.waiters.delete(id)) reject(new KvError('Timeout'));
+        if (this.waiters.delete(id)) {
+          this.metrics.proposalsFailed.inc();
+          reject(new KvError('Timeout'));
+        }
       }, this.options.requestTimeoutMs);
       this.waiters.set(id, { resolve, reject, timer });
       if (!this.node.propose(data)) {
         clearTimeout(timer);
         this.waiters.delete(id);
+        this.metrics.proposalsFailed.inc();
         reject(new KvError(this.leader === 0 ? 'NoLeader' : 'LeaderChanged'));
         return;
       }
@@ -359,6 +398,11 @@ export class RaftHost implements ConsensusHost {
     return () => this.listeners.delete(listener);
   }
 
+  onRestored(listener: (revision: number) => void): () => void {
+    this.restoredListeners.add(listener);
+    return () => this.restoredListeners.delete(listener);
+  }
+
   /** Called when this member becomes or stops being the leader (the lessor follows it). */
   onLeaderChange(listener: (isLeader: boolean) => void): () => void {
     this.leaderListeners.add(listener);
@@ -369,7 +413,9 @@ export class RaftHost implements ConsensusHost {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.rttSampler) clearInterval(this.rttSampler);
     await this.loopDone;
+    this.metrics.proposalsFailed.inc(this.waiters.size);
     for (const [id, w] of this.waiters) {
       clearTimeout(w.timer);
       w.reject(new KvError('Stopped'));
@@ -450,11 +496,13 @@ export class RaftHost implements ConsensusHost {
     this.send(rd.earlyMessages);
 
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+      const t0 = performance.now();
       await this.logStore.save({
         ...(rd.entries.length > 0 ? { entries: rd.entries } : {}),
         ...(rd.hardState !== undefined ? { hardState: rd.hardState } : {}),
         ...(rd.snapshot !== undefined ? { snapshot: rd.snapshot.meta } : {}),
       });
+      this.metrics.walFsyncSeconds.observe((performance.now() - t0) / 1000);
     }
     this.send(rd.messages);
 
@@ -477,10 +525,12 @@ export class RaftHost implements ConsensusHost {
     const wasLeader = this.role === Role.Leader;
     if (lead !== this.leader) {
       this.log.info({ leader: lead.toString(16), role }, lead === 0 ? 'no leader' : 'leader elected');
+      if (lead !== 0) this.metrics.leaderChanges.inc();
       // Proposals handed to the previous leader may be lost with it: fail them now rather than
       // at their timeout, so clients retry against the new leader. NB: like a timeout, this
       // does not say the write did not happen (the new leader may still commit it).
       if (this.leader !== 0) {
+        this.metrics.proposalsFailed.inc(this.waiters.size);
         for (const [id, w] of this.waiters) {
           clearTimeout(w.timer);
           w.reject(new KvError('LeaderChanged'));
@@ -520,6 +570,7 @@ export class RaftHost implements ConsensusHost {
     for (const m of this.memberMap.values()) this.addPeer(m);
     this.applied = snap.meta.index;
     this.lastCompactIndex = Math.max(this.lastCompactIndex, snap.meta.index);
+    for (const l of this.restoredListeners) l(this.store.currentRevision);
     this.log.info({ index: snap.meta.index }, 'applied a snapshot from the leader');
   }
 

@@ -21,6 +21,7 @@ import { assert } from '../core/assert.js';
 import { KvError } from '../core/errors.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
 import type { Logger } from '../core/ports/logger.js';
+import { noMetrics, type Metrics } from '../core/ports/metrics.js';
 import type { CallContext } from '../core/ports/services.js';
 import type { Entry, HardState, LogStore, Backend } from '../core/ports/storage-driver.js';
 import { EntryType } from '../core/ports/storage-driver.js';
@@ -39,6 +40,8 @@ export interface SingleMemberHostOptions {
   readonly snapshotCount: number;
   /** Called on a storage failure on the log path: the member must stop (Raft's storage contract). */
   readonly fatal: (err: unknown) => void;
+  /** Where save durations, proposal counts and leadership are recorded (default: nowhere). */
+  readonly metrics?: Metrics;
 }
 
 interface Pending {
@@ -56,6 +59,8 @@ export class SingleMemberHost implements ConsensusHost {
   private lastCompactIndex = 0;
   private nextRequestId = 1;
   private queue: Pending[] = [];
+  /** Proposals in the save-and-apply running now (for the pending-proposals gauge). */
+  private inFlight = 0;
   private saving = false;
   private flushScheduled = false;
   private stopped = false;
@@ -63,6 +68,7 @@ export class SingleMemberHost implements ConsensusHost {
   private idle: Promise<void> = Promise.resolve();
   private self: Member = { id: 0, name: '', peerURLs: [], clientURLs: [], isLearner: false };
   private readonly listeners = new Set<(changes: readonly RevisionChanges[]) => void>();
+  private readonly metrics: Metrics;
 
   constructor(
     readonly store: KvStore,
@@ -73,6 +79,16 @@ export class SingleMemberHost implements ConsensusHost {
     private readonly log: Logger,
   ) {
     this.self = { ...this.self, id: options.memberId };
+    this.metrics = options.metrics ?? noMetrics;
+    const m = this.metrics;
+    m.onScrape(() => {
+      m.hasLeader.set(this.started && !this.stopped ? 1 : 0);
+      m.proposalsCommitted.set(this.commitIndex);
+      m.proposalsApplied.set(this.appliedIndex);
+      m.proposalsPending.set(this.queue.length + this.inFlight);
+      m.dbTotalSizeBytes.set(this.backend.sizeBytes());
+      m.keysTotal.set(this.store.indexedKeys);
+    });
   }
 
   async start(): Promise<void> {
@@ -105,6 +121,7 @@ export class SingleMemberHost implements ConsensusHost {
     this.lastCompactIndex = this.logStore.firstIndex() - 1;
     // Become leader of a new term, and append the new leader's empty entry.
     this.term = hs.term + 1;
+    this.metrics.leaderChanges.inc();
     await this.saveAndApply([]);
     this.log.info(
       { term: this.term, replayed, appliedIndex: this.appliedIndex, revision: this.store.currentRevision },
@@ -113,7 +130,10 @@ export class SingleMemberHost implements ConsensusHost {
   }
 
   propose(request: Omit<InternalRequest, 'id'>, signal?: AbortSignal): Promise<ApplyResult> {
-    if (this.stopped || !this.started) return Promise.reject(new KvError('Stopped'));
+    if (this.stopped || !this.started) {
+      this.metrics.proposalsFailed.inc();
+      return Promise.reject(new KvError('Stopped'));
+    }
     if (this.queue.length >= this.options.maxPendingProposals) return Promise.reject(new KvError('TooManyRequests'));
     if (signal?.aborted) return Promise.reject(new KvError('Canceled'));
     const full: InternalRequest = { ...request, id: this.nextRequestId++ };
@@ -183,6 +203,7 @@ export class SingleMemberHost implements ConsensusHost {
     const batch = this.queue;
     this.queue = [];
     this.idle = this.saveAndApply(batch).catch((err: unknown) => {
+      this.metrics.proposalsFailed.inc(batch.length);
       for (const p of batch) p.reject(new KvError('Storage', undefined, { cause: err }));
       this.stopped = true;
       this.options.fatal(err);
@@ -192,6 +213,7 @@ export class SingleMemberHost implements ConsensusHost {
   /** Appends one entry per pending proposal (none: one empty entry), fsyncs, applies, answers. */
   private async saveAndApply(batch: Pending[]): Promise<void> {
     this.saving = true;
+    this.inFlight = batch.length;
     try {
       const first = this.lastIndex + 1;
       const entries: Entry[] =
@@ -200,7 +222,9 @@ export class SingleMemberHost implements ConsensusHost {
           : batch.map((p, i) => ({ term: this.term, index: first + i, type: EntryType.Normal, data: p.data }));
       const last = first + entries.length - 1;
       const hardState: HardState = { term: this.term, vote: this.options.memberId, commit: last };
+      const t0 = performance.now();
       await this.logStore.save({ entries, hardState });
+      this.metrics.walFsyncSeconds.observe((performance.now() - t0) / 1000);
       // Durable: with one member that is a quorum, so the entries are committed.
       this.lastIndex = last;
       this.commitIndex = last;
@@ -218,6 +242,7 @@ export class SingleMemberHost implements ConsensusHost {
       await this.maybeCompactLog();
     } finally {
       this.saving = false;
+      this.inFlight = 0;
     }
     if (this.queue.length > 0) this.flush();
   }

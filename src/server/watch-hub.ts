@@ -41,6 +41,8 @@ export type { WatchBatch, WatchSpec } from '../core/watch/watcher.js';
 export interface AppliedSource {
   readonly store: HistoryReader & { readonly currentRevision: number };
   onApplied(listener: (changes: readonly RevisionChanges[]) => void): () => void;
+  /** Called when the store was replaced wholesale (a Raft snapshot), with its new revision. */
+  onRestored?(listener: (revision: number) => void): () => void;
 }
 
 /** Limits and timing of the hub. */
@@ -179,6 +181,11 @@ export class WatchHub {
     this.store = new WatchableStore(source.store, outlet, source.store.currentRevision, this.options);
     const applied$ = new Observable<readonly RevisionChanges[]>((s) => source.onApplied((changes) => s.next(changes)));
     this.subscriptions.add(applied$.subscribe((changes) => this.notify(changes)));
+    const off = source.onRestored?.((revision) => {
+      this.store.restored(revision);
+      this.requestSync();
+    });
+    if (off !== undefined) this.subscriptions.add(off);
   }
 
   /** The newest revision the hub has been notified of: the store revision watchers see. */

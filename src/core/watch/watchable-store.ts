@@ -166,6 +166,20 @@ export class WatchableStore<W extends Watcher = Watcher> {
     this.unsynced.add(w);
   }
 
+  /**
+   * The store jumped to `revision` without notifications (a Raft snapshot from the leader
+   * replaced it): every synced watcher goes back to catching up from history, which the
+   * snapshot carries (or is cancelled as compacted if it does not reach back far enough).
+   */
+  restored(revision: number): void {
+    for (const w of [...this.synced]) {
+      this.synced.delete(w);
+      w.state = 'unsynced';
+      this.unsynced.add(w);
+    }
+    if (revision > this.rev) this.rev = revision;
+  }
+
   /** Whether a catch-up pass has work: an unsynced watcher with nothing queued. */
   hasSyncWork(): boolean {
     for (const w of this.unsynced) if (w.queueLength === 0) return true;
