@@ -12,6 +12,7 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
+  SnapshotResponse,
   StatusResponse,
   TxnRequest,
   TxnResponse,
@@ -92,6 +93,8 @@ export interface CliClient {
   memberPromote?(req: MemberPromoteRequest, o?: CliCallOptions): Promise<MembersResponse>;
   /** Must be sent to the leader: a follower refuses it. */
   moveLeader?(req: MoveLeaderRequest, o?: CliCallOptions): Promise<MoveLeaderResponse>;
+  /** Maintenance.Snapshot: the stream's messages (`snapshot save` needs it). */
+  snapshot?(o?: CliCallOptions): AsyncIterable<SnapshotResponse>;
 }
 
 /** The optional calls of CliClient that membership commands use. */

@@ -23,6 +23,7 @@ export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'once',
   'learner',
   'cluster',
+  'skip-hash-check',
 ]);
 
 /**

@@ -23,6 +23,7 @@ import { registerLease } from './commands/lease.js';
 import { registerMember } from './commands/member.js';
 import { registerMoveLeader } from './commands/move-leader.js';
 import { registerPut } from './commands/put.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { registerTxn } from './commands/txn.js';
 import { registerWatch } from './commands/watch.js';
 import { CommandContext, type ClientFactory, type CliClient, type CliIo, type GlobalOptions } from './context.js';
@@ -131,6 +132,7 @@ function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => Comman
   registerWatch(program, current);
   registerMember(program, current);
   registerMoveLeader(program, current);
+  registerSnapshot(program, current);
   return program;
 }
 

@@ -45,6 +45,7 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
+  SnapshotResponse,
   StatusResponse,
   TxnRequest,
   TxnResponse,
@@ -65,7 +66,14 @@ import { mergeMap, type Observable } from 'rxjs';
 import { encodeFrame, frameBytes, FrameKind } from '../transports/codec/frame.js';
 import { Methods, type UnaryMethod } from '../transports/codec/methods.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../transports/codec/options.js';
-import { ClientConnection, parseEndpoint, type CallSlot, type ConnectionOwner, type Endpoint } from './connection.js';
+import {
+  ClientConnection,
+  parseEndpoint,
+  type CallSlot,
+  type ConnectionOwner,
+  type Endpoint,
+  type StreamSlot,
+} from './connection.js';
 import { type KeyLike } from './keys.js';
 import {
   deleteRangeRequest,
@@ -241,6 +249,72 @@ export class Client implements ConnectionOwner, LeaseHost {
   /** Maintenance.HashKV: the member's hash of the key space up to `revision` (0 = current). */
   hashKV(req: HashKVRequest = {}, o?: CallOptions): Promise<HashKVResponse> {
     return this.call(Methods.HashKV, req, o, 1);
+  }
+
+  /**
+   * Maintenance.Snapshot of the member this client is connected to: the messages of its
+   * snapshot stream in order (payload chunks with `remainingBytes`, then one whose blob is the
+   * SHA-256 of the payload; see src/server/snapshot-file.ts). Concatenated, the blobs are the
+   * snapshot file. Not retried: a dropped connection fails the iteration with
+   * `TransportClosed`. `o.signal` cancels it; `o.timeoutMs` (if given) bounds the whole
+   * transfer. Breaking out of the loop cancels the stream on the server.
+   */
+  async *snapshot(o?: CallOptions): AsyncGenerator<SnapshotResponse, void, undefined> {
+    const conn = await this.acquire();
+    const queue: SnapshotResponse[] = [];
+    let head = 0;
+    let end: KvError | null | undefined;
+    let wake: (() => void) | null = null;
+    const slot: StreamSlot = {
+      id: 0,
+      method: Methods.Snapshot,
+      message(msg) {
+        queue.push(msg as SnapshotResponse);
+        wake?.();
+      },
+      ended(err) {
+        if (end === undefined) end = err;
+        wake?.();
+      },
+    };
+    const stop = (err: KvError): void => {
+      if (end !== undefined) return;
+      end = err;
+      conn.cancelStream(slot);
+      wake?.();
+    };
+    const onAbort = (): void => stop(new KvError('Canceled'));
+    o?.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      o?.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => stop(new KvError('DeadlineExceeded', `Snapshot took longer than ${o.timeoutMs} ms`)), o.timeoutMs);
+    try {
+      if (o?.signal?.aborted) throw new KvError('Canceled');
+      conn.openStream(slot);
+      conn.streamSend(slot, {});
+      for (;;) {
+        if (head < queue.length) {
+          const msg = queue[head]!;
+          queue[head++] = undefined as unknown as SnapshotResponse; // let the chunk go
+          yield msg;
+          continue;
+        }
+        if (end !== undefined) {
+          if (end !== null) throw end;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      }
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      o?.signal?.removeEventListener('abort', onAbort);
+      if (end === undefined) {
+        end = null;
+        conn.cancelStream(slot);
+      }
+    }
   }
 
   /** Lease.LeaseGrant (TTL in seconds; ID 0 = the server picks). Not retried. */

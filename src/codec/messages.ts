@@ -29,6 +29,8 @@ import type {
   RangeRequest,
   RangeResponse,
   ResponseHeader,
+  SnapshotRequest,
+  SnapshotResponse,
   StatusRequest,
   StatusResponse,
   TxnRequest,
@@ -101,6 +103,8 @@ export interface MessageTypes {
   'etcdserverpb.CompactionResponse': CompactionResponse;
   'etcdserverpb.StatusRequest': StatusRequest;
   'etcdserverpb.StatusResponse': StatusResponse;
+  'etcdserverpb.SnapshotRequest': SnapshotRequest;
+  'etcdserverpb.SnapshotResponse': SnapshotResponse;
   'etcdserverpb.WatchRequest': WatchRequest;
   'etcdserverpb.WatchResponse': WatchResponse;
   'etcdserverpb.LeaseGrantRequest': LeaseGrantRequest;

@@ -12,6 +12,7 @@ import { Lessor } from '../core/lease/lessor.js';
 import { KvStore } from '../core/mvcc/kv-store.js';
 import { Clock } from '../core/ports/clock.js';
 import { Logger } from '../core/ports/logger.js';
+import { Metrics } from '../core/ports/metrics.js';
 import { Services } from '../core/ports/services.js';
 import { StorageDriver, type StorageHandles, type StorageKind } from '../core/ports/storage-driver.js';
 import { lmdbDriverModule } from '../drivers/lmdb/module.js';
@@ -37,6 +38,8 @@ import { LeaseServiceImpl } from './lease-service.js';
 import { ApplierToken, FatalHandler, KvStoreToken, LessorToken, StorageHandlesToken } from './tokens.js';
 import { WatchHub } from './watch-hub.js';
 import { WatchServiceImpl } from './watch-service.js';
+import { PromMetrics } from './metrics/prom-metrics.js';
+import { TimedBackend } from './metrics/timed-backend.js';
 
 /** A Raft host for a member of `cfg.initialCluster`, with its peer transport. */
 function createRaftHost(
@@ -48,6 +51,7 @@ function createRaftHost(
   removed: (() => void) | undefined,
   fatal: (err: unknown) => void,
   log: Logger,
+  metrics?: Metrics,
 ): RaftHost {
   const token = cfg.initialClusterToken;
   // A cluster member's id follows from its peer URL (as etcd's does), so that a member added
@@ -94,6 +98,7 @@ function createRaftHost(
       memberIdFor: idOf,
       ...(removed === undefined ? {} : { removed }),
       fatal,
+      ...(metrics === undefined ? {} : { metrics }),
     },
     log,
   );
@@ -110,10 +115,10 @@ export const driverModules = {
 export const listenerFactories = {
   ws: (services, options, log) => new WsTransport(services, options, log),
   tcp: (services, options, log) => new TcpTransport(services, options, log),
-  grpc: (services, options, log) => new GrpcTransport(services, options, log),
+  grpc: (services, options, log, metrics) => new GrpcTransport(services, { ...options, metrics }, log),
 } satisfies Record<
   ListenerTransport,
-  (services: Services, options: ConstructorParameters<typeof WsTransport>[1], log: Logger) => Listener
+  (services: Services, options: ConstructorParameters<typeof WsTransport>[1], log: Logger, metrics: Metrics) => Listener
 >;
 
 const ListenersToken = Symbol.for('etcetera.Listeners');
@@ -134,7 +139,13 @@ export async function createServer(
   container.bind(FatalHandler).toConstantValue(fatal);
   await container.load(driverModules[config.storage.driver]);
 
-  const handles = await container.get(StorageDriver).open(config.dataDir);
+  // Metrics: a prom-client registry of this server's own (servers in one process, as in
+  // tests, do not share one); the hosts and the grpc listener record into it.
+  const metrics = new PromMetrics();
+  container.bind(Metrics).toConstantValue(metrics);
+  const opened = await container.get(StorageDriver).open(config.dataDir);
+  // Backend commits are timed for etcd_disk_backend_commit_duration_seconds.
+  const handles = { ...opened, backend: new TimedBackend(opened.backend, metrics.backendCommitSeconds) };
   container.bind(StorageHandlesToken).toConstantValue(handles);
   container
     .bind(KvStoreToken)
@@ -173,7 +184,17 @@ export async function createServer(
         const lessor = ctx.get(LessorToken);
         // After a snapshot from the leader replaced the backend, leases are rebuilt from it too.
         const reloaded = (): void => lessor.reload(storage.backend, store);
-        return createRaftHost(cfg, store, ctx.get(ApplierToken), storage, reloaded, hooks.removed, ctx.get(FatalHandler), ctx.get(Logger));
+        return createRaftHost(
+          cfg,
+          store,
+          ctx.get(ApplierToken),
+          storage,
+          reloaded,
+          hooks.removed,
+          ctx.get(FatalHandler),
+          ctx.get(Logger),
+          ctx.get(Metrics),
+        );
       }
       return new SingleMemberHost(
         ctx.get(KvStoreToken),
@@ -187,6 +208,7 @@ export async function createServer(
           maxPendingProposals: 5000,
           snapshotCount: cfg.snapshotCount,
           fatal: ctx.get(FatalHandler),
+          metrics: ctx.get(Metrics),
         },
         ctx.get(Logger),
       );
@@ -232,6 +254,7 @@ export async function createServer(
             maxCallsPerConnection: cfg.maxCallsPerConnection,
           },
           log,
+          ctx.get(Metrics),
         ),
       );
     })

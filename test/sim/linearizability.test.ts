@@ -102,9 +102,11 @@ describe('linearizability checker: register histories', () => {
   });
 
   it('reports an undecided result past the budget', () => {
+    // Fourteen concurrent writes, then a read that none explains: every order of the writes
+    // is a distinct configuration to refute.
     const hist: HistoryOp[] = [];
-    for (let i = 0; i < 12; i++) hist.push(h(i, 1, U, put(`v${i}`)));
-    hist.push(h(99, 2, 3, get('nobody wrote this')));
+    for (let i = 0; i < 14; i++) hist.push(h(i, 1, 100, put(`v${i}`)));
+    hist.push(h(99, 101, 102, get('nobody wrote this')));
     const r = checkHistory(hist, 50);
     assert.equal(r.decided, false);
   });

@@ -53,6 +53,11 @@ export interface Model<S, O> {
   readonly init: S;
   step(state: S, op: O, unknown: boolean): S | undefined;
   stateKey(state: S): string;
+  /**
+   * True when `op` is a blind write: accepted in every state, with a next state that does not
+   * depend on the state before it (a put; a delete whose output nobody saw).
+   */
+  blindWrite(op: O, unknown: boolean): boolean;
   describe(op: O): string;
 }
 
@@ -77,6 +82,9 @@ export const registerModel: Model<string | null, RegisterOp> = {
   },
   stateKey(state) {
     return state === null ? '\u0000' : `=${state}`;
+  },
+  blindWrite(op, unknown) {
+    return op.kind === 'put' || (op.kind === 'delete' && (unknown || op.output === undefined));
   },
   describe(op) {
     switch (op.kind) {
@@ -162,48 +170,61 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
     call.next!.prev = call;
   };
 
-  // Known operations (with a return) and unknown ones (ret = Infinity) are numbered apart: the
-  // cache keeps, per (known set, state), the unknown sets explored from there. Dominance: an
-  // unknown operation can always be linearized last (nothing observes it there, and the model
-  // accepts any outcome), so a configuration with a SUBSET of another's linearized unknown
-  // operations can do all the other can; once (K, s, U) failed, (K, s, U') with U' ⊇ U fails
-  // too and is pruned. Without unknown operations this is the plain (set, state) cache.
+  // Known operations (with a return) and unknown ones (ret = Infinity) are numbered apart, so
+  // that the cache can reason about the unknown ones (below).
   const slot = new Int32Array(n);
   let nKnown = 0;
   let nUnknown = 0;
   for (let i = 0; i < n; i++) slot[i] = ops[i]!.ret === Infinity ? nUnknown++ : nKnown++;
   const known = new Uint32Array(Math.max(1, Math.ceil(nKnown / 32)));
   const unknownSet = new Uint32Array(Math.max(1, Math.ceil(nUnknown / 32)));
-  const cache = new Map<string, Uint32Array[]>();
   const isUnknown = (i: number): boolean => ops[i]!.ret === Infinity;
   const flip = (i: number): void => {
     const b = isUnknown(i) ? unknownSet : known;
     const k = slot[i]!;
     b[k >>> 5]! ^= 1 << (k & 31);
   };
-  /** Records the current configuration; false when it (or a dominating one) was seen. */
-  const visit = (stateKey: string): boolean => {
-    const key = `${known.join(',')}|${stateKey}`;
+
+  // Unknown operations (U) make the search exponential unless it reasons about them. An unknown
+  // operation constrains nothing (no return) and can always go last, where nothing observes it
+  // and the model accepts it (or not happen at all, which is the same). So in any linearization
+  // an unknown operation can be dropped when it (1) leaves the state as it was, or (2) is
+  // followed at once by a blind write (accepted in every state, next state independent of the
+  // previous one): nothing saw its effect. The search therefore never places an unknown no-op,
+  // nor a blind write right after an unknown operation ("after unknown" is part of the
+  // configuration). Dominance in the cache: a configuration (K, s, U, after) can do whatever
+  // one with a superset of U can, and after = false whatever after = true can; so once a
+  // configuration failed, every one it dominates is pruned. Without unknown operations this
+  // is the plain (set, state) cache.
+  const cache = new Map<string, Uint32Array[]>();
+  const dominated = (key: string): boolean => {
     const seen = cache.get(key);
-    if (seen === undefined) {
-      cache.set(key, [unknownSet.slice()]);
-      return true;
-    }
+    if (seen === undefined) return false;
     for (const u of seen) {
       let subset = true;
       for (let w = 0; w < u.length && subset; w++) if ((u[w]! & ~unknownSet[w]!) !== 0) subset = false;
-      if (subset) return false;
+      if (subset) return true;
     }
-    seen.push(unknownSet.slice());
+    return false;
+  };
+  /** Records the current configuration; false when it, or one that dominates it, was seen. */
+  const visit = (stateKey: string, after: boolean): boolean => {
+    const base = `${known.join(',')}|${stateKey}|`;
+    if (dominated(`${base}0`) || (after && dominated(`${base}1`))) return false;
+    const key = `${base}${after ? 1 : 0}`;
+    const seen = cache.get(key);
+    if (seen === undefined) cache.set(key, [unknownSet.slice()]);
+    else seen.push(unknownSet.slice());
     return true;
   };
 
   // Candidates (the calls before the first return in the list) are tried in two passes: known
   // operations first, unknown ones only when no known one leads anywhere. Same candidates,
-  // better order: a history that is linearizable is usually found without touching the
-  // unknown writes, which are concurrent with everything after their call.
-  const stack: Array<{ call: Event; state: S; pass: number }> = [];
+  // better order: a linearizable history is usually found without touching the unknown
+  // operations, which are concurrent with everything after their call.
+  const stack: Array<{ call: Event; state: S; pass: number; after: boolean }> = [];
   let state = model.init;
+  let after = false;
   let explored = 0;
   let deepest: Array<{ op: number; state: S }> = [];
   let entry = head.next;
@@ -216,23 +237,28 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
     if (entry.isCall) {
       const call = entry;
       const i = call.op;
+      const unknown = isUnknown(i);
       let advanced = false;
-      if (isUnknown(i) === (pass === 1)) {
-        const next = model.step(state, ops[i]!.op, isUnknown(i));
+      if (unknown === (pass === 1) && !(after && model.blindWrite(ops[i]!.op, unknown))) {
+        const next = model.step(state, ops[i]!.op, unknown);
         if (next !== undefined) {
-          flip(i);
-          if (visit(model.stateKey(next))) {
-            if (++explored > budget) return { ok: false, decided: false, explored };
-            stack.push({ call, state, pass });
-            if (!isUnknown(i)) knownLeft--;
-            state = next;
-            lift(call);
-            entry = head.next;
-            pass = 0;
-            advanced = true;
-            if (stack.length > deepest.length) deepest = stack.map((s) => ({ op: s.call.op, state: s.state }));
-          } else {
+          const nextKey = model.stateKey(next);
+          if (!unknown || nextKey !== model.stateKey(state)) {
             flip(i);
+            if (visit(nextKey, unknown)) {
+              if (++explored > budget) return { ok: false, decided: false, explored };
+              stack.push({ call, state, pass, after });
+              if (!unknown) knownLeft--;
+              state = next;
+              after = unknown;
+              lift(call);
+              entry = head.next;
+              pass = 0;
+              advanced = true;
+              if (stack.length > deepest.length) deepest = stack.map((s) => ({ op: s.call.op, state: s.state }));
+            } else {
+              flip(i);
+            }
           }
         }
       }
@@ -246,11 +272,12 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
       const top = stack.pop();
       if (top === undefined) return { ok: false, decided: true, explored, explanation: explain(model, ops, deepest) };
       state = top.state;
+      after = top.after;
+      pass = top.pass;
       if (!isUnknown(top.call.op)) knownLeft++;
       flip(top.call.op);
       unlift(top.call);
       entry = top.call.next;
-      pass = top.pass;
     }
   }
   return { ok: true, decided: true, explored };
@@ -262,15 +289,13 @@ function explain<S, O>(model: Model<S, O>, ops: readonly { call: number; ret: nu
     const o = ops[i]!;
     return `#${o.id} [${o.call}, ${o.ret === Infinity ? '∞' : o.ret}] ${model.describe(o.op)}`;
   };
-  const lines = [`longest linearizable prefix (${deepest.length} of ${ops.length} operations):`];
-  for (const d of deepest.slice(-8)) lines.push(`  ${fmt(d.op)}`);
-  const rest = ops
-    .map((_o, i) => i)
-    .filter((i) => !placed.has(i))
-    .sort((a, b) => ops[a]!.call - ops[b]!.call)
-    .slice(0, 6);
-  lines.push('then none of these fits:');
-  for (const i of rest) lines.push(`  ${fmt(i)}`);
+  const lines = [`longest linearizable prefix: ${deepest.length} of ${ops.length} operations, ending`];
+  for (const d of deepest.slice(-6)) lines.push(`  ${fmt(d.op)}`);
+  const rest = ops.map((_o, i) => i).filter((i) => !placed.has(i));
+  const known = rest.filter((i) => ops[i]!.ret !== Infinity).sort((a, b) => ops[a]!.call - ops[b]!.call);
+  lines.push(`then none of the ${known.length} known operations left fits, the first being`);
+  for (const i of known.slice(0, 6)) lines.push(`  ${fmt(i)}`);
+  lines.push(`(${rest.length - known.length} operations of unknown outcome left unplaced)`);
   return lines.join('\n');
 }
 

@@ -205,7 +205,7 @@ export class RaftSim {
   private readonly initialIds: readonly number[];
   protected seq = 0;
   /** Final phase: no drops or duplicates. */
-  protected calm = false;
+  private calm = false;
   private hash = 0x811c9dc5;
   protected readonly trace: string[] = [];
   protected readonly stats: Record<string, number> = {};
@@ -232,7 +232,7 @@ export class RaftSim {
   private readonly committed = new Map<number, { term: number; commitTerm: number }>();
   private maxCommitted = 0;
   /** index → entry key applied there. */
-  protected readonly appliedAt = new Map<number, string>();
+  private readonly appliedAt = new Map<number, string>();
   /** index → state machine digest after applying it. */
   private readonly digestAt = new Map<number, number>();
   /** "voter:term" → candidate it granted. */
@@ -376,8 +376,9 @@ export class RaftSim {
    * The apply stage of one Ready, after the engine applied its snapshot (if newer than what the
    * member holds: `snapshotPayload` is then its machine payload) and the ConfChanges among
    * `entries` (the committed entries not covered by it, in order, contiguous). Answer read
-   * states here, after applying (see ready.ts); `readIndexes` are the client reads of
-   * `issueRead` that this Ready answered, already checked against the commit index.
+   * states here, after applying (see ready.ts): `readIndexes` maps the context of each read
+   * started with `issueRead` that this Ready answered to its read index, already checked
+   * against the commit index at the time the read was issued.
    */
   protected applyToMachine(_n: SimNode, _rd: Ready, _snapshotPayload: Uint8Array | undefined, _entries: readonly Entry[], _readIndexes: ReadonlyMap<string, number>): void {}
 

@@ -6,6 +6,7 @@
 //   ... --fault forgetVote|countSelfBeforePersist|commitEarlierTerm|unconfirmedReadIndex
 //               |sendBeforePersist|noSnapshotRecovery
 //   ... --no-membership · --no-protocol-checks · --no-raft-checks (only the KV-level checks judge)
+//   ... --check-quorum true|false · --pre-vote true|false · --parallel-append true|false
 //
 // SEED=<s> in the environment is the same as --seed <s>. Every run prints its trace hash; the
 // same seed and options always print the same hash. Exit status 1 when a seed fails.
@@ -31,6 +32,13 @@ function parse(argv: readonly string[]): Args {
   let membership = true;
   let protocolChecks = true;
   let raftChecks = true;
+  let checkQuorum: boolean | undefined;
+  let preVote: boolean | undefined;
+  let parallelAppend: boolean | undefined;
+  const bool = (a: string, v: string | undefined): boolean => {
+    if (v !== 'true' && v !== 'false') throw new Error(`${a} needs true or false`);
+    return v === 'true';
+  };
   const faults: Record<string, boolean> = {};
   let sendBeforePersist = false;
   let noSnapshotRecovery = false;
@@ -52,6 +60,9 @@ function parse(argv: readonly string[]): Args {
     else if (a === '--no-membership') membership = false;
     else if (a === '--no-protocol-checks') protocolChecks = false;
     else if (a === '--no-raft-checks') raftChecks = false;
+    else if (a === '--check-quorum') checkQuorum = bool(a, argv[++i]);
+    else if (a === '--pre-vote') preVote = bool(a, argv[++i]);
+    else if (a === '--parallel-append') parallelAppend = bool(a, argv[++i]);
     else if (a === '--fault') {
       const f = argv[++i];
       if (f === 'sendBeforePersist') sendBeforePersist = true;
@@ -72,6 +83,9 @@ function parse(argv: readonly string[]): Args {
       membership,
       protocolChecks,
       raftChecks,
+      ...(checkQuorum !== undefined ? { checkQuorum } : {}),
+      ...(preVote !== undefined ? { preVote } : {}),
+      ...(parallelAppend !== undefined ? { parallelAppend } : {}),
       faults: faults as RaftFaults,
       hostFaults: { sendBeforePersist },
       kvFaults: { noSnapshotRecovery },

@@ -175,6 +175,20 @@ export interface HashKVResponse {
   compactRevision: number;
 }
 
+/** etcdserverpb.SnapshotRequest (no fields). */
+export type SnapshotRequest = Record<string, never>;
+
+/**
+ * etcdserverpb.SnapshotResponse: one chunk of a Maintenance.Snapshot stream. `remainingBytes`
+ * counts the payload bytes still to come after this chunk; the last message carries the
+ * SHA-256 of the payload as its blob, with remainingBytes 0 (etcd 3.4 sends no header).
+ */
+export interface SnapshotResponse {
+  header?: ResponseHeader;
+  remainingBytes: number;
+  blob: Uint8Array;
+}
+
 /** etcdserverpb.StatusResponse. */
 export interface StatusResponse {
   header: ResponseHeader;

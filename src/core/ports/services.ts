@@ -15,6 +15,8 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
+  SnapshotRequest,
+  SnapshotResponse,
   StatusRequest,
   StatusResponse,
   TxnRequest,
@@ -64,6 +66,13 @@ export interface MaintenanceService {
   status(req: StatusRequest, ctx?: CallContext): Promise<StatusResponse>;
   /** A hash of the key space's history up to a revision: equal on members with equal state. */
   hashKV?(req: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse>;
+  /**
+   * Maintenance.Snapshot, a server stream: after the client's one (empty) request, or its
+   * half-close, the member's whole backend at one applied index, as the chunks of a snapshot
+   * file (src/server/snapshot-file.ts: payload chunks with the bytes remaining, then the
+   * SHA-256), then a clean close. Absent where the services cannot take one (test doubles).
+   */
+  readonly snapshot?: StreamOpener<SnapshotRequest, SnapshotResponse>;
 }
 
 /**

@@ -12,7 +12,8 @@
  * |         |             | 35 LeaseTimeToLive, 36 LeaseLeases                                 |
  * | 48–63   | Cluster     | (reserved) 48 MemberAdd … 52 MemberPromote                         |
  * | 64–79   | Maintenance | 64 Alarm, 65 Status, 66 Defragment, 67 Hash, 68 HashKV,            |
- * |         |             | 69 Snapshot, 70 MoveLeader, 71 Downgrade — only 65 is listed today |
+ * |         |             | 69 Snapshot (server stream), 70 MoveLeader, 71 Downgrade — 65, 68, |
+ * |         |             | 69 and 70 are listed today                                         |
  * | 80–111  | Auth        | (reserved)                                                         |
  *
  * Ids are part of the wire protocol: never reuse or renumber one.
@@ -187,6 +188,13 @@ export const Methods = {
   ),
   MoveLeader: unary(70, 'etcdserverpb.Maintenance/MoveLeader', 'etcdserverpb.MoveLeaderRequest', 'etcdserverpb.MoveLeaderResponse', (s, r, c) =>
     clusterOf(s).moveLeader(r, c),
+  ),
+  Snapshot: stream(
+    69,
+    'etcdserverpb.Maintenance/Snapshot',
+    'etcdserverpb.SnapshotRequest',
+    'etcdserverpb.SnapshotResponse',
+    (s) => s.maintenance.snapshot,
   ),
   HashKV: unary(
     68,

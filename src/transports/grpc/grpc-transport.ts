@@ -1,7 +1,7 @@
 /**
  * The `grpc` client listener: etcd's v3 gRPC API (etcdserverpb, mvccpb) so that `etcdctl` and
  * existing etcd clients work unchanged, plus etcd's HTTP/1.1 endpoints (JSON gateway, /health,
- * /version) on the same port, as etcd serves them on its client URL.
+ * /version, /metrics) on the same port, as etcd serves them on its client URL.
  *
  * One port, two protocols. Every accepted socket is sniffed: if its first bytes are the HTTP/2
  * connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, sent first by every h2c
@@ -29,12 +29,18 @@
  *
  * Malformed input never stops the server: bad protobuf, bad prefixes and unknown methods get a
  * status on their stream, and a connection that breaks HTTP/2 itself is closed by node:http2.
+ *
+ * Metrics: every call of a known method counts in `grpc_server_started_total` when it starts
+ * and in `grpc_server_handled_total{grpc_code}` once its status is decided (a client that goes
+ * away first counts as `Canceled`), through counters bound once per method; `GET /metrics`
+ * (HTTP/1.1 or HTTP/2) serves the metrics in Prometheus' text format.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { KvError, Status } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
+import { noMetrics, type GrpcMethodMetrics, type Metrics } from '../../core/ports/metrics.js';
 import type { CallContext, Services, StreamHandlers, StreamSink } from '../../core/ports/services.js';
 import { limitsOf, parseAddress, type Limits, type ListenerOptions } from '../codec/options.js';
 import type { TransportStats } from '../codec/server-session.js';
@@ -60,6 +66,8 @@ export interface GrpcListenerOptions extends ListenerOptions {
   peerUrls?: readonly string[];
   /** The client URLs MemberList advertises. Default: `http://<bound host>:<bound port>`. */
   clientUrls?: readonly string[];
+  /** Where calls are counted, and what `GET /metrics` serves. Default: nothing (empty text). */
+  metrics?: Metrics;
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -129,9 +137,11 @@ class UnaryCall implements MessageSink, CallContext {
     private readonly rpc: UnaryRpc,
     timeoutMs: number | undefined,
     encoding: string | undefined,
+    private readonly metrics: GrpcMethodMetrics,
   ) {
     this.reader = new MessageReader(this, owner.limits.maxFrameBytes, encoding);
     owner.callsInFlight++;
+    metrics.started.inc();
     stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.onClose());
@@ -190,7 +200,7 @@ class UnaryCall implements MessageSink, CallContext {
 
   private onClose(): void {
     if (this.state === 2) return;
-    this.settle();
+    this.settle(Status.CANCELLED);
     this.abort(new KvError('Canceled'));
   }
 
@@ -208,9 +218,11 @@ class UnaryCall implements MessageSink, CallContext {
     this.controller?.abort(reason);
   }
 
-  private settle(): void {
+  /** The call's outcome is decided: `code` is the status it is answered (or abandoned) with. */
+  private settle(code: number): void {
     this.state = 2;
     this.owner.callsInFlight--;
+    this.metrics.handled(code).inc();
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -219,17 +231,21 @@ class UnaryCall implements MessageSink, CallContext {
 
   private finish(res: unknown): void {
     if (this.state === 2) return;
-    this.settle();
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
+    if (stream.destroyed || stream.closed) {
+      this.settle(Status.CANCELLED);
+      return;
+    }
     let buf: Buffer;
     try {
       buf = encodeMessage(this.rpc.response, res);
     } catch (err) {
       this.owner.log.error({ err, method: this.rpc.path }, 'cannot encode a response');
+      this.settle(Status.INTERNAL);
       trailersOnly(stream, Status.INTERNAL, new KvError('Internal').message);
       return;
     }
+    this.settle(Status.OK);
     stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
     stream.on('wantTrailers', sendOkTrailers);
     stream.end(buf);
@@ -242,7 +258,7 @@ class UnaryCall implements MessageSink, CallContext {
   }
 
   private fail(status: number, message: string): void {
-    if (this.state !== 2) this.settle();
+    if (this.state !== 2) this.settle(status);
     trailersOnly(this.stream, status, message);
   }
 }
@@ -265,9 +281,11 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     private readonly stream: http2.ServerHttp2Stream,
     private readonly rpc: StreamRpc,
     encoding: string | undefined,
+    private readonly metrics: GrpcMethodMetrics,
   ) {
     this.reader = new MessageReader(this, owner.limits.maxFrameBytes, encoding);
     owner.callsInFlight++;
+    metrics.started.inc();
     stream.on('error', ignoreError);
     stream.on('close', () => this.onClose());
     stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
@@ -322,6 +340,9 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     if (err !== undefined) {
       const { status, message } = statusOf(err, this.owner.log, this.rpc.path);
       this.trailers = { 'grpc-status': String(status), 'grpc-message': percentEncode(message) };
+      this.metrics.handled(status).inc();
+    } else {
+      this.metrics.handled(Status.OK).inc();
     }
     const stream = this.stream;
     if (!stream.destroyed && !stream.closed) stream.end();
@@ -364,6 +385,7 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     if (this.done) return;
     this.done = true;
     this.owner.callsInFlight--;
+    this.metrics.handled(Status.CANCELLED).inc();
     this.controller.abort(new KvError('Canceled'));
     this.guard(() => this.handlers?.cancel());
   }
@@ -394,6 +416,9 @@ export class GrpcTransport {
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly member: SelfMember;
+  private readonly metrics: Metrics;
+  /** Each method's counters, bound on first use. */
+  private readonly methodMetrics = new Map<string, GrpcMethodMetrics>();
 
   constructor(
     services: Services,
@@ -404,6 +429,7 @@ export class GrpcTransport {
     this.limits = limitsOf(options);
     this.member = { name: options.memberName ?? '', peerUrls: options.peerUrls ?? [], clientUrls: options.clientUrls ?? [] };
     this.env = { services, member: this.member };
+    this.metrics = options.metrics ?? noMetrics;
     const mib = 1024 * 1024;
     this.h2 = http2.createServer({
       settings: {
@@ -417,7 +443,7 @@ export class GrpcTransport {
     });
     this.h2.on('session', (session) => this.onSession(session));
     this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
-    this.gateway = new HttpGateway(this.env, this.limits, log);
+    this.gateway = new HttpGateway(this.env, this.limits, log, this.metrics);
     this.h1 = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => this.gateway.handleHttp1(req, res));
     this.h1.on('clientError', (err, socket) => {
       this.log.debug({ err: (err as Error).message }, 'bad HTTP/1 request');
@@ -513,6 +539,18 @@ export class GrpcTransport {
     else setWindow();
   }
 
+  /** The counters of `rpc`, bound to its labels once. */
+  private metricsOf(rpc: UnaryRpc | StreamRpc): GrpcMethodMetrics {
+    let m = this.methodMetrics.get(rpc.path);
+    if (m === undefined) {
+      const cut = rpc.path.lastIndexOf('/');
+      const type = rpc.kind === 'unary' ? 'unary' : rpc.streamType;
+      m = this.metrics.grpcMethod(type, rpc.path.slice(1, cut), rpc.path.slice(cut + 1));
+      this.methodMetrics.set(rpc.path, m);
+    }
+    return m;
+  }
+
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
@@ -535,16 +573,19 @@ export class GrpcTransport {
     }
     const encoding = headers['grpc-encoding'];
     const enc = typeof encoding === 'string' ? encoding : undefined;
+    const metrics = this.metricsOf(rpc);
     if (rpc.kind === 'unary') {
-      new UnaryCall(this, stream, rpc, parseTimeoutMs(headers['grpc-timeout']), enc);
+      new UnaryCall(this, stream, rpc, parseTimeoutMs(headers['grpc-timeout']), enc, metrics);
       return;
     }
     if (!rpc.available(this.env)) {
+      metrics.started.inc();
+      metrics.handled(Status.UNIMPLEMENTED).inc();
       stream.on('error', ignoreError);
       trailersOnly(stream, Status.UNIMPLEMENTED, `etcetera: not implemented yet: ${path.slice(1)}`);
       stream.resume();
       return;
     }
-    new StreamCall(this, stream, rpc, enc);
+    new StreamCall(this, stream, rpc, enc, metrics);
   }
 }

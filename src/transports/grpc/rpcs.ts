@@ -21,8 +21,8 @@
  * | Maintenance.Alarm      | GET / DEACTIVATE: no alarms (`{}`, no header, as etcd 3.4);         |
  * |                        | ACTIVATE: Unimplemented (there is no alarm store yet)              |
  * | Maintenance.Defragment | success, no header (nothing to defragment here)                    |
- * | Maintenance.Snapshot,  | Unimplemented                                                      |
- * | Downgrade              |                                                                    |
+ * | Maintenance.Snapshot   | `services.maintenance.snapshot` when present, else Unimplemented   |
+ * | Maintenance.Downgrade  | Unimplemented                                                      |
  * | Auth                   | as etcd with auth disabled and no users or roles                   |
  * | grpc.health.v1.Health  | SERVING for service ""                                             |
  */
@@ -112,6 +112,8 @@ export interface StreamRpc<Req = any, Res = any> {
   readonly request: Codec<Req>;
   readonly response: Codec<Res>;
   readonly gatewayPath?: string;
+  /** How it streams: the `grpc_type` label of its metrics. */
+  readonly streamType: 'server_stream' | 'bidi_stream';
   /** Whether the method can be opened at all (checked before any header is sent). */
   readonly available: (env: RpcEnv) => boolean;
   readonly open: (env: RpcEnv, sink: StreamSink<Res>, ctx: CallContext) => StreamHandlers<Req>;
@@ -166,6 +168,7 @@ function stream(
   gatewayPath: string | undefined,
   available: StreamRpc['available'],
   open: StreamRpc['open'] | null,
+  streamType: StreamRpc['streamType'] = 'bidi_stream',
 ): void {
   const path = `/${service}/${method}`;
   const pkg = service.slice(0, service.lastIndexOf('.') + 1);
@@ -180,6 +183,7 @@ function stream(
       request: codec(requestType),
       response: codec(responseType),
       ...(gatewayPath === undefined ? {} : { gatewayPath }),
+      streamType,
       available: open === null ? () => false : available,
       open:
         open ??
@@ -335,7 +339,20 @@ unary(MAINT, 'HashKV', 'HashKVRequest', 'HashKVResponse', '/v3/maintenance/hashk
   if (m.hashKV === undefined) throw notServed('/etcdserverpb.Maintenance/HashKV');
   return m.hashKV.call(m, r, c);
 });
-stream(MAINT, 'Snapshot', 'SnapshotRequest', 'SnapshotResponse', '/v3/maintenance/snapshot', () => false, null);
+stream(
+  MAINT,
+  'Snapshot',
+  'SnapshotRequest',
+  'SnapshotResponse',
+  '/v3/maintenance/snapshot',
+  (e) => e.services.maintenance.snapshot !== undefined,
+  (e, sink, ctx) => {
+    const open = e.services.maintenance.snapshot;
+    if (open === undefined) throw notServed('/etcdserverpb.Maintenance/Snapshot');
+    return open(sink, ctx);
+  },
+  'server_stream',
+);
 unary(
   MAINT,
   'MoveLeader',
@@ -418,6 +435,7 @@ stream(
     end: () => {},
     cancel: () => {},
   }),
+  'server_stream',
 );
 
 /** Every method the port knows, by gRPC path (`/etcdserverpb.KV/Range`). */

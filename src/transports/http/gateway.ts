@@ -1,6 +1,6 @@
 /**
  * etcd's HTTP endpoints on the client port: the JSON gateway (`POST /v3/...`, one path per RPC,
- * see rpcs.ts), `GET /health` and `GET /version`. The grpc listener hands it every HTTP/1.1
+ * see rpcs.ts), `GET /health`, `GET /version` and `GET /metrics`. The grpc listener hands it every HTTP/1.1
  * connection and every HTTP/2 request that is not gRPC.
  *
  * Behaviour copied from etcd 3.4 (grpc-gateway v1), as observed:
@@ -14,12 +14,14 @@
  *   answer with chunked `{"result":…}` lines, one per message.
  * - every answer carries etcd's default CORS headers (`--cors '*'`).
  *
- * `/metrics` is not served yet (404).
+ * `/metrics` answers with the metrics port's Prometheus text (empty without a metrics port);
+ * like etcd's promhttp handler it takes any method.
  */
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { KvError, Status } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
+import { noMetrics, type Metrics } from '../../core/ports/metrics.js';
 import type { CallContext, StreamHandlers, StreamSink } from '../../core/ports/services.js';
 import type { Limits } from '../codec/options.js';
 import { GrpcStatusError, RPCS_BY_GATEWAY_PATH, type Rpc, type RpcEnv, type StreamRpc, type UnaryRpc } from '../grpc/rpcs.js';
@@ -160,6 +162,8 @@ export class HttpGateway {
     private readonly env: RpcEnv,
     limits: Limits,
     private readonly log: Logger,
+    /** What `/metrics` serves. */
+    private readonly metrics: Metrics = noMetrics,
   ) {
     this.maxBodyBytes = limits.maxFrameBytes * 2;
   }
@@ -256,6 +260,10 @@ export class HttpGateway {
       else void this.health(r.query).then(write);
       return null;
     }
+    if (r.path === '/metrics') {
+      void this.scrape().then(write);
+      return null;
+    }
     if (r.path === '/version') {
       if (r.method !== 'GET') write(text(405, 'Method Not Allowed\n', { allow: 'GET' }));
       else write(json(200, VERSION_BODY));
@@ -272,6 +280,17 @@ export class HttpGateway {
       return null;
     }
     return rpc;
+  }
+
+  /** `/metrics`: the Prometheus text exposition of the metrics port. */
+  private async scrape(): Promise<HttpAnswer> {
+    try {
+      const body = await this.metrics.scrape();
+      return { status: 200, headers: { 'content-type': this.metrics.contentType }, body };
+    } catch (err) {
+      this.log.error({ err }, 'metrics scrape failed');
+      return text(500, 'metrics are not available\n');
+    }
   }
 
   /** `/health`: healthy iff the member has a leader, no alarm, and a linearizable read works. */
