@@ -84,7 +84,7 @@ describe('full-stack simulation catches broken variants', () => {
     { name: '(a) vote not persisted, consequences only', base: { faults: { forgetVote: true }, protocolChecks: false }, bound: 60, want: /election safety/ },
     { name: '(b) leader counts its unpersisted entries', base: { faults: { countSelfBeforePersist: true } }, bound: 10 },
     { name: '(b, host) acknowledging before fsync: messages sent before the Ready is persisted', base: { hostFaults: { sendBeforePersist: true } }, bound: 5 },
-    { name: '(b, host) acknowledging before fsync, raft checks off', base: { hostFaults: { sendBeforePersist: true }, raftChecks: false }, bound: 10 },
+    { name: '(b, host) acknowledging before fsync, raft checks off', base: { hostFaults: { sendBeforePersist: true }, raftChecks: false }, bound: 10, want: /beyond the last index/ },
     { name: '(c) earlier-term entry committed by counting replicas', base: { faults: { commitEarlierTerm: true } }, bound: 10 },
     { name: '(d) leader answers reads without confirming its quorum', base: { faults: { unconfirmedReadIndex: true } }, bound: 100 },
     {
@@ -92,6 +92,15 @@ describe('full-stack simulation catches broken variants', () => {
       base: { faults: { unconfirmedReadIndex: true }, raftChecks: false, checkQuorum: false, membership: false },
       bound: 60,
       want: /^linearizability: the history of key/,
+    },
+    {
+      // Not one of the four: a host that restarts over a backend behind its log's
+      // snapshot, as raft-host.ts would after a crash between saving a snapshot from the leader
+      // and restoring it (see kv-sim.ts). The window is rare; the key-space hash catches it.
+      name: '(host) restart without restoring the saved snapshot',
+      base: { kvFaults: { noSnapshotRecovery: true }, raftChecks: false },
+      bound: 250,
+      want: /^key-space hash differs/,
     },
   ];
   for (const tc of cases) {

@@ -72,6 +72,7 @@ export interface KvHostFaults {
   readonly noSnapshotRecovery?: boolean;
 }
 
+/** The raft simulation's options, plus the clients' workload and the KV host's faults. */
 export interface KvSimOptions extends SimOptions {
   /** Clients issuing requests (default: 2, 3 or 5, drawn from the seed). */
   readonly clients?: number;

@@ -8,8 +8,10 @@
 //   ... --no-membership · --no-protocol-checks · --no-raft-checks (only the KV-level checks judge)
 //   ... --check-quorum true|false · --pre-vote true|false · --parallel-append true|false
 //
-// SEED=<s> in the environment is the same as --seed <s>. Every run prints its trace hash; the
-// same seed and options always print the same hash. Exit status 1 when a seed fails.
+// SEED=<s> in the environment is the same as --seed <s>. One seed prints its trace hash, a
+// sweep one hash over all its seeds' traces; the same seeds and options always print the same
+// hash. A failing seed prints its stats, the violation and the one-line command that replays
+// it. Exit status 1 when a seed fails.
 import type { RaftFaults } from '../../src/core/raft/config.js';
 import type { KvSimOptions } from './kv-sim.js';
 import { kvReproCommand, kvSimDefaults, runKvSim } from './kv-sim.js';
@@ -98,9 +100,13 @@ function parse(argv: readonly string[]): Args {
 const { seeds, trace, make } = parse(process.argv.slice(2));
 let failures = 0;
 const started = Date.now();
+// The trace hashes of a sweep folded into one, so two machines can compare whole sweeps.
+let sweepHash = 0x811c9dc5;
 for (const seed of seeds) {
   const opts = make(seed);
   const r = runKvSim(opts);
+  for (const ch of r.traceHash) sweepHash = Math.imul(sweepHash ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  if (seeds.length > 1 && (seed - seeds[0]! + 1) % 500 === 0) console.log(`... ${seed - seeds[0]! + 1} seeds, ${failures} failure(s)`);
   if (trace) for (const line of r.trace) console.log(line);
   if (seeds.length === 1 || r.violation !== undefined) {
     console.log(`seed ${seed} nodes ${opts.nodes}: trace hash ${r.traceHash}, ${r.steps} steps, ${JSON.stringify(r.stats)}`);
@@ -110,5 +116,6 @@ for (const seed of seeds) {
     console.log(`FAIL seed ${seed}: ${r.violation}\n  reproduce: ${kvReproCommand(opts)}`);
   }
 }
-console.log(`${seeds.length} seed(s), ${failures} failure(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
+const hashNote = seeds.length > 1 ? `, sweep trace hash ${sweepHash.toString(16).padStart(8, '0')}` : '';
+console.log(`${seeds.length} seed(s), ${failures} failure(s)${hashNote}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exit(failures === 0 ? 0 : 1);
