@@ -3,6 +3,7 @@
 // revision + 1 with no gap and no duplicate while writes continue; a lease kept alive through
 // the cluster survives kill -9 of the leader (the new leader renews remaining TTLs and serves
 // keep-alives, forwarded by followers), and its keys vanish once nobody keeps it alive.
+import { eventually } from '../helpers/eventually.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Subscription } from 'rxjs';
@@ -13,17 +14,6 @@ import { Cluster } from './cluster-harness.js';
 const enc = (s: string): Uint8Array => Buffer.from(s);
 const dec = (b: Uint8Array): string => Buffer.from(b).toString();
 
-async function eventually<T>(f: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 test('watch through a follower, and resume on another member after kill -9', { timeout: 120_000 }, async () => {
   const c = await Cluster.start({ driver: 'memory' });

@@ -5,6 +5,7 @@
 // acknowledged write is on every member and the members' key-space hashes are equal; a
 // SIGSTOPped leader steps down after SIGCONT without disturbing the new leader; and the ws
 // peer transport works as the tcp one does.
+import { eventually } from '../helpers/eventually.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../../src/client/client.js';
@@ -13,18 +14,6 @@ import { Cluster } from './cluster-harness.js';
 const enc = (s: string): Uint8Array => Buffer.from(s);
 const dec = (b: Uint8Array): string => Buffer.from(b).toString();
 
-/** Retries `f` until it succeeds (a write during an election may fail) or the deadline. */
-async function eventually<T>(f: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
 
 /** Waits until every running member applied the same index; returns it. */
 async function converged(c: Cluster): Promise<number> {

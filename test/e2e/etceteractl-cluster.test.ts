@@ -1,6 +1,7 @@
 // etceteractl against a real three-member cluster: member list shows every member started
 // with its client URLs, `endpoint status --cluster` finds all members from one endpoint, and
 // `move-leader` hands leadership to the member named.
+import { eventually } from '../helpers/eventually.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,17 +24,6 @@ function ctl(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-async function eventually<T>(f: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 test('member list, endpoint status --cluster and move-leader on a real cluster', { timeout: 90_000 }, async () => {
   const c = await Cluster.start({ driver: 'memory' });

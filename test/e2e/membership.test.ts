@@ -3,6 +3,7 @@
 // existing joins and catches up by snapshot; promoting it before it caught up is refused,
 // after it is accepted; leadership moves on request; removing the leader works (the cluster
 // elects another and keeps serving, the removed member stops).
+import { eventually } from '../helpers/eventually.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../../src/client/client.js';
@@ -11,17 +12,6 @@ import { Cluster } from './cluster-harness.js';
 
 const enc = (s: string): Uint8Array => Buffer.from(s);
 
-async function eventually<T>(f: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await f();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 test('member list, learner join by snapshot, promote, move-leader, remove the leader', { timeout: 120_000 }, async () => {
   const c = await Cluster.start({ driver: 'lmdb', snapshotCount: 20 });
