@@ -495,6 +495,15 @@ export class RaftHost implements ConsensusHost {
     // A leader's appends and heartbeats go out while its own fsync runs (parallel append).
     this.send(rd.earlyMessages);
 
+    // A snapshot from the leader goes into the backend, durably, BEFORE the log records it:
+    // the log keeps only the snapshot's metadata, so a crash between the two must leave the
+    // backend ahead of the log (replay then skips what it already holds), never behind it.
+    // (Applying it early is safe: a snapshot holds only committed state.)
+    if (rd.snapshot !== undefined) {
+      this.applySnapshot(rd.snapshot);
+      await this.backend.sync();
+    }
+
     if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
       const t0 = performance.now();
       await this.logStore.save({
@@ -506,7 +515,6 @@ export class RaftHost implements ConsensusHost {
     }
     this.send(rd.messages);
 
-    if (rd.snapshot !== undefined) this.applySnapshot(rd.snapshot);
     if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) {
       const key = Buffer.from(rs.context).toString('hex');

@@ -58,6 +58,12 @@ export interface Model<S, O> {
    * depend on the state before it (a put; a delete whose output nobody saw).
    */
   blindWrite(op: O, unknown: boolean): boolean;
+  /**
+   * Optional symmetry: operations of unknown outcome with the same class are interchangeable
+   * (same effect on every state as far as any operation of the history can tell), so at one
+   * point of the search only one of each class needs trying.
+   */
+  unknownClass?(op: O): string;
   describe(op: O): string;
 }
 
@@ -99,6 +105,40 @@ export const registerModel: Model<string | null, RegisterOp> = {
     }
   },
 };
+
+/**
+ * `registerModel` specialised to one history, with two symmetries. A value that no operation
+ * observes (no get returns it, no CAS expects it) behaves like any other such value: every
+ * comparison with it fails. So states holding unobserved values share one cache key, and
+ * unknown writes of unobserved values (and unknown deletes, and unknown CASes that expect the
+ * same value and write an unobserved one) are interchangeable.
+ */
+export function registerModelFor(ops: readonly { op: RegisterOp }[]): Model<string | null, RegisterOp> {
+  const observed = new Set<string>();
+  for (const { op } of ops) {
+    if (op.kind === 'get' && op.output !== null) observed.add(op.output);
+    if (op.kind === 'cas' && op.expected !== null) observed.add(op.expected);
+  }
+  const valueKey = (v: string): string => (observed.has(v) ? `=${v}` : '*');
+  return {
+    ...registerModel,
+    stateKey(state) {
+      return state === null ? '\u0000' : valueKey(state);
+    },
+    unknownClass(op) {
+      switch (op.kind) {
+        case 'get':
+          return 'get';
+        case 'put':
+          return `put${valueKey(op.value)}`;
+        case 'delete':
+          return 'delete';
+        case 'cas':
+          return `cas${op.expected === null ? '\u0000' : valueKey(op.expected)}${valueKey(op.value)}`;
+      }
+    },
+  };
+}
 
 /** The verdict on one sub-history (or a whole history). */
 export interface CheckResult {
@@ -229,6 +269,8 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
   let deepest: Array<{ op: number; state: S }> = [];
   let entry = head.next;
   let pass = 0;
+  // Per search depth: the classes of unknown operations already tried at that configuration.
+  const tried: Array<Set<string> | undefined> = [];
   // Done when every known operation is linearized: the unknown ones left go last (or never
   // happened), which the model always accepts.
   let knownLeft = nKnown;
@@ -239,7 +281,15 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
       const i = call.op;
       const unknown = isUnknown(i);
       let advanced = false;
-      if (unknown === (pass === 1) && !(after && model.blindWrite(ops[i]!.op, unknown))) {
+      let candidate = unknown === (pass === 1) && !(after && model.blindWrite(ops[i]!.op, unknown));
+      if (candidate && unknown && model.unknownClass !== undefined) {
+        const cls = model.unknownClass(ops[i]!.op);
+        let t = tried[stack.length];
+        if (t === undefined) tried[stack.length] = t = new Set();
+        if (t.has(cls)) candidate = false;
+        else t.add(cls);
+      }
+      if (candidate) {
         const next = model.step(state, ops[i]!.op, unknown);
         if (next !== undefined) {
           const nextKey = model.stateKey(next);
@@ -248,6 +298,7 @@ export function checkOperations<S, O>(model: Model<S, O>, ops: readonly { call: 
             if (visit(nextKey, unknown)) {
               if (++explored > budget) return { ok: false, decided: false, explored };
               stack.push({ call, state, pass, after });
+              tried[stack.length] = undefined;
               if (!unknown) knownLeft--;
               state = next;
               after = unknown;
@@ -313,7 +364,8 @@ export function checkHistory(history: readonly HistoryOp[], budget = 2_000_000):
   }
   let explored = 0;
   for (const key of [...byKey.keys()].sort()) {
-    const r = checkOperations(registerModel, byKey.get(key)!, budget);
+    const ops = byKey.get(key)!;
+    const r = checkOperations(registerModelFor(ops), ops, budget);
     explored += r.explored;
     if (!r.ok) return { ...r, key, explored };
   }
