@@ -50,11 +50,11 @@ const schema = z.strictObject({
   // Cluster (Raft). Without initial-cluster the member runs alone (no peer listener).
   'initial-cluster': z
     .string()
-    .regex(/^[A-Za-z0-9._-]+=(tcp|ws):\/\/[^,=\s]+(,[A-Za-z0-9._-]+=(tcp|ws):\/\/[^,=\s]+)*$/, 'expected name=tcp://host:port,name=tcp://host:port,...')
+    .regex(/^[A-Za-z0-9._-]+=(tcp|ws|http):\/\/[^,=\s]+(,[A-Za-z0-9._-]+=(tcp|ws|http):\/\/[^,=\s]+)*$/, 'expected name=tcp://host:port,name=tcp://host:port,...')
     .optional(),
   'initial-cluster-state': z.enum(['new', 'existing']).default('new'),
-  'listen-peer-urls': z.string().regex(/^(tcp|ws):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port or ws://host:port').optional(),
-  'initial-advertise-peer-urls': z.string().regex(/^(tcp|ws):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port or ws://host:port').optional(),
+  'listen-peer-urls': z.string().regex(/^(tcp|ws|http):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port, ws://host:port or http://host:port (= tcp)').optional(),
+  'initial-advertise-peer-urls': z.string().regex(/^(tcp|ws|http):\/\/[^\s]+:\d{1,5}$/, 'expected tcp://host:port, ws://host:port or http://host:port (= tcp)').optional(),
   'advertise-client-urls': z.string().optional(),
   // Watch: etcd's progress-notify interval (here in ms; etcd's minimum is 100 ms) and the events
   // one watcher may hold queued for a slow client before it falls behind (etcetera's own).

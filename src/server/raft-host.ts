@@ -318,7 +318,7 @@ export class RaftHost implements ConsensusHost {
 
   readonly reconfigure = {
     addMember: async (peerURLs: readonly string[], isLearner: boolean): Promise<Member> => {
-      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
+      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws|http):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
       const id = this.options.memberIdFor(peerURLs[0]!);
       if (this.memberMap.has(id)) throw new KvError('MemberExist');
       for (const m of this.memberMap.values()) if (m.peerURLs.some((u) => peerURLs.includes(u))) throw new KvError('PeerURLExist');
@@ -333,7 +333,7 @@ export class RaftHost implements ConsensusHost {
     updateMember: async (id: number, peerURLs: readonly string[]): Promise<void> => {
       const m = this.memberMap.get(id);
       if (m === undefined) throw new KvError('MemberNotFound');
-      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
+      if (peerURLs.length === 0 || peerURLs.some((u) => !/^(tcp|ws|http):\/\/[^\s/]+:\d+$/.test(u))) throw new KvError('MemberBadURLs');
       const next: Member = { ...m, peerURLs: [...peerURLs] };
       const type = m.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
       await this.changeMembership({ type, nodeId: id, context: encodeMember(next) });

@@ -21,7 +21,10 @@ export async function freePorts(n: number): Promise<number[]> {
 export interface ClusterOptions {
   size?: number;
   driver?: 'lmdb' | 'sqlite' | 'memory';
-  peerTransport?: 'tcp' | 'ws';
+  /** The peer URL scheme: tcp, ws, or http (etcd's spelling, an alias of tcp). */
+  peerTransport?: 'tcp' | 'ws' | 'http';
+  /** Also listen with etcd's gRPC API on a free port per member. */
+  grpc?: boolean;
   snapshotCount?: number;
   heartbeatMs?: number;
   electionMs?: number;
@@ -75,20 +78,21 @@ export class Cluster {
       snapshotCount: 10000,
       heartbeatMs: 50,
       electionMs: 500,
+      grpc: false,
       ...options,
     };
     const c = new Cluster(o);
-    const ports = await freePorts(o.size * 3);
+    const ports = await freePorts(o.size * 4);
     const base = tempDir('cluster');
     c.base = base;
     const names = Array.from({ length: o.size }, (_, i) => `m${i + 1}`);
-    c.peerList.push(...names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 3]}`));
+    c.peerList.push(...names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 4]}`));
     const initial = c.peerList.join(',');
     for (let i = 0; i < o.size; i++) {
       c.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
       c.extra.push(
         [
-          `listen-peer-urls: ${o.peerTransport}://127.0.0.1:${ports[i * 3]}`,
+          `listen-peer-urls: ${o.peerTransport}://127.0.0.1:${ports[i * 4]}`,
           `initial-cluster: ${initial}`,
           'initial-cluster-token: e2e-cluster',
           `heartbeat-interval: ${o.heartbeatMs}`,
@@ -96,8 +100,9 @@ export class Cluster {
           `snapshot-count: ${o.snapshotCount}`,
         ].join('\n'),
       );
-      (c.members[i] as { wsPort?: number }).wsPort = ports[i * 3 + 1];
-      (c.members[i] as { tcpPort?: number }).tcpPort = ports[i * 3 + 2];
+      (c.members[i] as { wsPort?: number }).wsPort = ports[i * 4 + 1];
+      (c.members[i] as { tcpPort?: number }).tcpPort = ports[i * 4 + 2];
+      (c.members[i] as { grpcPort?: number }).grpcPort = ports[i * 4 + 3];
     }
     await Promise.all(c.members.map((_, i) => c.startMember(i)));
     return c;
@@ -106,8 +111,9 @@ export class Cluster {
   /** Starts (or restarts) member `i` on its data dir and fixed ports. */
   async startMember(i: number): Promise<ServerProcess> {
     const m = this.members[i]!;
-    const ports = m as unknown as { wsPort: number; tcpPort: number };
+    const ports = m as unknown as { wsPort: number; tcpPort: number; grpcPort?: number };
     m.server = await startServer({
+      ...(this.o.grpc && ports.grpcPort !== undefined ? { grpcAddress: `127.0.0.1:${ports.grpcPort}` } : {}),
       driver: this.o.driver,
       name: m.name,
       dataDir: m.dataDir,

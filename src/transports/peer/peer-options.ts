@@ -96,7 +96,10 @@ export function parsePeerUrl(url: string, scheme: 'tcp' | 'ws'): { host: string;
   } catch {
     throw new RangeError(`bad peer URL "${url}": want ${scheme}://host:port`);
   }
-  if (u.protocol !== `${scheme}:`) throw new RangeError(`bad peer URL "${url}": this peer transport speaks ${scheme}://`);
+  // http:// is accepted as an alias of tcp://, so that etcd's habits (and etcdctl, whose URL
+  // parser accepts only http(s)) carry over: `member add --peer-urls=http://host:port`.
+  const ok = u.protocol === `${scheme}:` || (scheme === 'tcp' && u.protocol === 'http:');
+  if (!ok) throw new RangeError(`bad peer URL "${url}": this peer transport speaks ${scheme}://`);
   // NB: URL drops a ws port that is the scheme's default (80), so only tcp can lack one.
   const port = u.port === '' && scheme === 'ws' ? '80' : u.port;
   if (u.hostname === '' || port === '') throw new RangeError(`bad peer URL "${url}": want ${scheme}://host:port`);
