@@ -55,7 +55,8 @@ async function load(c: Cluster, name: string, inFlight: number, op: (cl: Client,
 }
 
 async function main(): Promise<void> {
-  const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} | {task}' }, cliProgress.Presets.shades_classic);
+  // noTTYOutput: progress lines also when stderr is a file or a CI log (every 5 s).
+  const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} | {task}', noTTYOutput: true, notTTYSchedule: 5000 }, cliProgress.Presets.shades_classic);
   bar.start(3 + FAILOVERS, 0, { task: 'starting three members' });
   const rows: Row[] = [];
   const failovers: number[] = [];

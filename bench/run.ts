@@ -35,7 +35,8 @@ interface Row {
 }
 
 const bar = new cliProgress.SingleBar(
-  { format: '{bar} {percentage}% | {value}/{total} workloads | {task}', hideCursor: true },
+  // noTTYOutput: progress lines also when stderr is a file or a CI log (every 5 s).
+  { format: '{bar} {percentage}% | {value}/{total} workloads | {task}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000 },
   cliProgress.Presets.shades_classic,
 );
 
