@@ -93,13 +93,16 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
 
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = (signal: string): void => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt !== 0) {
+      // One Ctrl-C under `npm start` arrives twice (from the terminal and forwarded by npm):
+      // only a signal well after the first one means "stop now".
+      if (Date.now() - firstSignalAt < 2000) return;
       logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'shutting down');
     server!
       .stop()
