@@ -25,6 +25,7 @@ import { assert } from '../core/assert.js';
 import { EntryType, type Entry, type SnapshotMeta } from '../core/ports/storage-driver.js';
 import { message, MessageType, type Message, type Snapshot } from '../core/raft/messages.js';
 import { DecodeError } from './messages.js';
+import { asBuffer, SafeReader } from './safe-reader.js';
 import { raftSchemaRoot } from './raft-schema.js';
 
 export { DecodeError } from './messages.js';
@@ -48,48 +49,6 @@ const HANDSHAKE = raftSchemaRoot.lookupType('etcetera.raft.PeerHandshake');
 // ---------------------------------------------------------------------------------------------
 // A reader whose 64-bit reads yield safe numbers or fail, and which drops unknown fields.
 
-const BufferReader = protobuf.BufferReader;
-type NumberReader = (this: protobuf.Reader) => number;
-const slowUint64 = BufferReader.prototype.uint64 as unknown as NumberReader;
-
-/**
- * Reads an unsigned varint of up to 7 bytes (< 2^49, always safe) without allocating; longer
- * ones go to protobufjs's LongBits path and are range-checked.
- */
-function readUint64(this: protobuf.Reader): number {
-  const buf = this.buf;
-  const len = this.len;
-  const start = this.pos;
-  let pos = start;
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < 7; i++) {
-    if (pos >= len) throw new RangeError(`index out of range: ${pos} + 1 > ${len}`);
-    const b = buf[pos++]!;
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      this.pos = pos;
-      return v;
-    }
-    mul *= 128;
-  }
-  this.pos = start;
-  const n = slowUint64.call(this);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`64-bit integer out of the safe range: ${n}`);
-  return n;
-}
-
-class SafeReader extends BufferReader {
-  constructor(buf: Buffer) {
-    super(buf);
-    this.discardUnknown = true;
-  }
-}
-(SafeReader.prototype as unknown as Record<string, NumberReader>)['uint64'] = readUint64;
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 const EMPTY_BYTES = new Uint8Array(0);
 
