@@ -41,6 +41,9 @@ import { WatchServiceImpl } from './watch-service.js';
 import { PromMetrics } from './metrics/prom-metrics.js';
 import { TimedBackend } from './metrics/timed-backend.js';
 
+/** Raft ticks per heartbeat interval (see the raft host options below). */
+const TICKS_PER_HEARTBEAT = 10;
+
 /** A Raft host for a member of `cfg.initialCluster`, with its peer transport. */
 function createRaftHost(
   cfg: Config,
@@ -87,9 +90,12 @@ function createRaftHost(
       clusterId,
       initialMembers,
       bootstrap: cfg.initialClusterState === 'new',
-      tickMs: cfg.heartbeatIntervalMs,
-      heartbeatTicks: 1,
-      electionTicks: Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.heartbeatIntervalMs)),
+      // Ten ticks per heartbeat: the randomized election timeout and the quick campaign after
+      // a lost leader (Raft.leaderLost) get a tenth of a heartbeat's resolution, so members
+      // that time out together rarely pick the same tick and split the vote.
+      tickMs: cfg.heartbeatIntervalMs / TICKS_PER_HEARTBEAT,
+      heartbeatTicks: TICKS_PER_HEARTBEAT,
+      electionTicks: Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.heartbeatIntervalMs)) * TICKS_PER_HEARTBEAT,
       maxRequestBytes: cfg.maxRequestBytes,
       maxPendingProposals: 5000,
       snapshotCount: cfg.snapshotCount,

@@ -213,6 +213,11 @@ export class RaftHost implements ConsensusHost {
       this.node.reportUnreachable(id);
       this.kick();
     });
+    this.transport.onPeerLost((id) => {
+      if (id === this.leader && id !== o.memberId) this.log.info({ leader: id.toString(16) }, 'lost the connection to the leader: campaigning soon');
+      this.node.reportLeaderLost(id);
+      this.kick();
+    });
     await this.transport.start();
     this.ticker = setInterval(() => {
       this.node.tick();
@@ -312,7 +317,7 @@ export class RaftHost implements ConsensusHost {
       .catch(() => {})
       .finally(() => {
         this.publishInFlight = false;
-        setTimeout(() => this.maybePublish(), this.options.tickMs).unref();
+        setTimeout(() => this.maybePublish(), Math.max(100, this.options.tickMs)).unref();
       });
   }
 

@@ -69,6 +69,16 @@ export interface PeerTransport {
    * one report per peer per turn of the event loop.
    */
   onUnreachable(handler: (peerId: number) => void): void;
+  /**
+   * Registers a receiver of "peer lost" reports: an established outbound connection to the peer
+   * was closed by the other end or broke. That is what a member sees within a millisecond when
+   * a peer's process dies (its kernel closes the sockets), long before an election timeout. A
+   * follower that loses its leader this way stops waiting for heartbeats (Raft's
+   * `reportLeaderLost`). A report may be spurious (a connection reset on a live peer): Raft must
+   * stay safe and the cluster available when it is. Delivered after the current turn, like
+   * `onUnreachable`.
+   */
+  onPeerLost(handler: (peerId: number) => void): void;
   /** Per peer (by member id): connection state, round-trip time, queue and counters. */
   stats(): ReadonlyMap<number, PeerStats>;
   /**

@@ -193,6 +193,33 @@ export class Raft {
     }
   }
 
+  /**
+   * The transport saw the connection to `id` close, as it does at once when a process dies. A
+   * follower whose leader that is stops honouring the leader's lease (so it grants pre-votes)
+   * and campaigns after a short delay (a twentieth of an election timeout per rank, below),
+   * instead of waiting out a whole randomized timeout with no heartbeat coming.
+   *
+   * Safe when spurious: the campaign starts with a pre-vote, which a live leader ignores and
+   * which followers still hearing from it reject (their lease holds), so nobody's term moves;
+   * the next heartbeat makes this member a follower of the leader again.
+   *
+   * The surviving members all see the loss at the same moment, so a purely random delay would
+   * often have two of them campaign in the same tick and split the vote (which costs a whole
+   * election timeout). Instead each takes a slot by its rank among the other voters' ids, with
+   * a random offset inside the slot: the lowest id campaigns first, and if its log is too old
+   * to win (or it is slow), the next one's slot follows. A pre-vote that fails moves no term,
+   * so the next candidate is not hindered.
+   */
+  leaderLost(id: number): void {
+    if (this.role !== Role.Follower || this.lead === 0 || this.lead !== id) return;
+    this.lead = 0;
+    if (!this.promotable()) return;
+    const rivals = this.trk.voters.filter((v) => v !== id && v !== this.id && v < this.id).length;
+    const slot = Math.max(1, Math.floor(this.electionTicks / 20));
+    const delay = 1 + rivals * slot + this.random.nextInt(slot);
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - delay);
+  }
+
   // ---- role changes ----
 
   private reset(term: number): void {

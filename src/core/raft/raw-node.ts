@@ -3,7 +3,8 @@
  * synchronous and pure; the host drives it from one Ready loop (see ready.ts):
  *
  *   inputs:  tick() · step(msg) · propose(data) · proposeConfChange(cc) · readIndex(ctx)
- *            transferLeader(to) · campaign() · reportUnreachable(id) · reportSnapshot(id, ok)
+ *            transferLeader(to) · campaign() · reportUnreachable(id) · reportLeaderLost(id)
+ *            reportSnapshot(id, ok)
  *   output:  hasReady() / ready() → persist → send → apply (applyConfChange for ConfChange
  *            entries) → advance(rd)
  *
@@ -168,6 +169,14 @@ export class RawNode {
   /** The transport could not deliver to `id`: a leader stops streaming to it and probes instead. */
   reportUnreachable(id: number): void {
     this.raft.step(message({ type: MessageType.Unreachable, from: id }));
+  }
+
+  /**
+   * The connection to `id` was lost (its process likely died). If `id` is our leader, stop
+   * waiting for its heartbeats and campaign soon; see `Raft.leaderLost`.
+   */
+  reportLeaderLost(id: number): void {
+    this.raft.leaderLost(id);
   }
 
   /**

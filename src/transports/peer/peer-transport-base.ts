@@ -311,6 +311,8 @@ export abstract class PeerTransportBase implements PeerTransport {
   private readonly messageHandlers: ((m: Message) => void)[] = [];
   private readonly unreachableHandlers: ((peerId: number) => void)[] = [];
   private readonly pendingUnreachable = new Set<number>();
+  private readonly lostHandlers: ((peerId: number) => void)[] = [];
+  private readonly pendingLost = new Set<number>();
   private reportTimer: NodeJS.Immediate | null = null;
   private starting: Promise<unknown> | null = null;
   private isClosed = false;
@@ -442,6 +444,10 @@ export abstract class PeerTransportBase implements PeerTransport {
     this.messageHandlers.push(handler);
   }
 
+  onPeerLost(handler: (peerId: number) => void): void {
+    this.lostHandlers.push(handler);
+  }
+
   onUnreachable(handler: (peerId: number) => void): void {
     this.unreachableHandlers.push(handler);
   }
@@ -472,6 +478,7 @@ export abstract class PeerTransportBase implements PeerTransport {
     if (this.reportTimer !== null) clearImmediate(this.reportTimer);
     this.reportTimer = null;
     this.pendingUnreachable.clear();
+    this.pendingLost.clear();
     await this.starting;
     const connsClosed = new Promise<void>((resolve) => {
       if (this.conns.size === 0) resolve();
@@ -534,8 +541,12 @@ export abstract class PeerTransportBase implements PeerTransport {
     peer.failures++;
     const delay = Math.min(this.limits.reconnectDelayMaxMs, this.limits.reconnectDelayMinMs * 2 ** Math.min(peer.failures - 1, 30));
     peer.retryAtMs = now() + delay;
-    if (conn.up) this.log.info({ ...conn.logFields(), reason }, 'lost connection to peer');
-    else this.log.debug({ ...conn.logFields(), reason, retryInMs: delay }, 'cannot connect to peer');
+    if (conn.up) {
+      this.log.info({ ...conn.logFields(), reason }, 'lost connection to peer');
+      this.pendingLost.add(peer.id);
+    } else {
+      this.log.debug({ ...conn.logFields(), reason, retryInMs: delay }, 'cannot connect to peer');
+    }
     this.report(peer.id);
   }
 
@@ -593,7 +604,10 @@ export abstract class PeerTransportBase implements PeerTransport {
   private flushReports(): void {
     this.reportTimer = null;
     const ids = [...this.pendingUnreachable];
+    const lost = [...this.pendingLost];
     this.pendingUnreachable.clear();
+    this.pendingLost.clear();
     for (const id of ids) for (const h of this.unreachableHandlers) h(id);
+    for (const id of lost) for (const h of this.lostHandlers) h(id);
   }
 }
