@@ -292,9 +292,8 @@ class WriteTxn implements KvWriteTxn {
     let version = 1;
     if (ki.isLive()) {
       prevKv = st.readKv(ki.modMain, ki.modSub);
-      const g = ki.lastGeneration();
-      created = g.created;
-      version = g.version + 1;
+      created = ki.created;
+      version = ki.version + 1;
     }
     if (ignoreValue || ignoreLease) {
       assert(prevKv !== undefined, 'ignore_value/ignore_lease put on a missing key');
@@ -402,8 +401,7 @@ export class KvStore {
         st.index.getOrCreate(key).restore(kv.createRevision, kv.version, rev.main, rev.sub);
       } else {
         ki.put(rev.main, rev.sub);
-        const g = ki.lastGeneration();
-        assert(g.created === kv.createRevision && g.version === kv.version, `restored history of key disagrees with its value at ${rev.main}.${rev.sub}`);
+        assert(ki.created === kv.createRevision && ki.version === kv.version, `restored history of key disagrees with its value at ${rev.main}.${rev.sub}`);
       }
     }
     st.currentRev = Math.max(1, lastMain, finishedRev, scheduledRev);

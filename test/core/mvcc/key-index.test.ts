@@ -47,7 +47,7 @@ describe('KeyIndex', () => {
   it('tracks created and version per generation', () => {
     const ki = example();
     assert.deepEqual(
-      ki.generations.map((g) => [g.created, g.version]),
+      ki.generationList().map((g) => [g.created, g.version]),
       [
         [1, 3],
         [4, 3],
@@ -116,8 +116,10 @@ describe('KeyIndex', () => {
   it('keeps a restored generation with created and version from the stored value', () => {
     const ki = new KeyIndex('k');
     ki.restore(2, 5, 9, 0);
+    assert.equal(findAt(ki, 8), undefined, 'history before the restored revision is compacted');
+    assert.equal(findAt(ki, 9), '9.0');
     ki.put(10, 0);
-    assert.deepEqual([ki.lastGeneration().created, ki.lastGeneration().version], [2, 6]);
+    assert.deepEqual([ki.created, ki.version], [2, 6]);
     assert.equal(findAt(ki, 9), '9.0');
     assert.equal(findAt(ki, 8), undefined);
   });
