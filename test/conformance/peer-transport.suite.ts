@@ -1,7 +1,8 @@
 // The peer-transport conformance suite: every PeerTransport (tcp, ws) runs it over real sockets
 // on 127.0.0.1, port 0. Members form a mesh and exchange every kind of message; per-peer order
 // holds over thousands of messages sent in batches across ticks; a peer that is down gets its
-// messages dropped and reported unreachable, and delivery resumes once it listens again on the
+// messages dropped and reported unreachable (and a broken established connection reported
+// lost), and delivery resumes once it listens again on the
 // same port; handshakes from another cluster or for another member are refused; garbage,
 // malformed frames and lying messages cut off only their own connection; a member's newer
 // connection replaces its older one, and silent connections time out in both directions; a 4 MiB snapshot
@@ -79,6 +80,8 @@ interface Member {
   readonly logger: MemoryLogger;
   readonly inbox: Inbox<Message>;
   readonly unreachable: Inbox<number>;
+  /** `onPeerLost` reports: established connections that broke. */
+  readonly lost: Inbox<number>;
   readonly port: number;
   readonly url: string;
 }
@@ -112,10 +115,12 @@ export function peerTransportSuite(f: PeerTransportFactory): void {
     const inbox = new Inbox<Message>();
     const unreachable = new Inbox<number>();
     transport.onMessage((m) => inbox.push(m));
+    const lost = new Inbox<number>();
     transport.onUnreachable((p) => unreachable.push(p));
+    transport.onPeerLost((p) => lost.push(p));
     const { port } = await transport.start();
     t.after(() => transport.close());
-    return { id, transport, logger, inbox, unreachable, port, url: f.url(port) };
+    return { id, transport, logger, inbox, unreachable, lost, port, url: f.url(port) };
   }
 
   function mesh(ms: readonly Member[]): void {
@@ -243,10 +248,14 @@ export function peerTransportSuite(f: PeerTransportFactory): void {
     assert.ok(back.inbox.items.every((m, k) => k === 0 || m.commit > back.inbox.items[k - 1]!.commit), 'in order');
     assert.ok(first.commit >= 100);
 
-    // The peer crashes while connected: the broken connection is reported too.
+    // Failed dials are unreachable reports, not lost connections.
+    assert.deepEqual(a.lost.items, []);
+    // The peer crashes while connected: the broken connection is reported too, and as lost.
     const before = a.unreachable.items.length;
     await back.transport.close();
     await a.unreachable.until((ids) => ids.length > before && ids[ids.length - 1] === 2);
+    await a.lost.until((ids) => ids.includes(2));
+    assert.deepEqual(a.lost.items, [2]);
     assert.ok(a.logger.entries.some((e) => e.msg === 'lost connection to peer'));
   });
 

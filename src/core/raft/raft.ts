@@ -741,6 +741,12 @@ function stepLeader(r: Raft, m: Message): boolean {
       pr.recentActive = true;
       pr.msgAppFlowPaused = false;
       if (pr.match < r.log.lastIndex() || pr.state === ProgressState.Probe) r.maybeSendAppend(m.from, true);
+      else if (m.from === r.leadTransferee) {
+        // A transferee that ignored TimeoutNow (it had not yet applied its own promotion, or
+        // had other conf changes pending) is asked again each heartbeat until the transfer
+        // is aborted; without this, a transfer right after a promotion often just times out.
+        r.send({ type: MessageType.TimeoutNow, to: m.from });
+      }
       if (m.context !== undefined) r.onReadIndexAck(m.from, m.context);
       return true;
     }

@@ -1,5 +1,5 @@
 // Checks leadership transfer: the leader sends TimeoutNow once the transferee's log is caught up
-// (catching it up first if needed), the transferee campaigns at once and wins even against the
+// (catching it up first if needed, and asking again on each heartbeat answer until it acts), the transferee campaigns at once and wins even against the
 // leader lease, proposals are refused while a transfer runs, and a transfer that cannot finish
 // is abandoned after an election timeout. Runs on the synchronous TestCluster.
 import assert from 'node:assert/strict';
@@ -35,6 +35,22 @@ describe('raft leader transfer', () => {
     c.stabilize();
     assert.deepEqual(c.leaders(), [3]);
     assert.equal(c.get(3).applied.length, 4);
+  });
+
+  it('asks again on each heartbeat answer when the first TimeoutNow had no effect', () => {
+    // (A transferee that has not applied its own promotion ignores TimeoutNow; a lost message
+    // has the same effect.)
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    c.propose(1, 'x');
+    let dropped = 0;
+    c.filter = (m) => !(m.type === MessageType.TimeoutNow && dropped++ === 0);
+    c.get(1).node.transferLeader(2);
+    c.stabilize();
+    assert.equal(dropped, 1);
+    assert.deepEqual(c.leaders(), [1]);
+    c.tick(1, baseConfig.heartbeatTicks);
+    assert.deepEqual(c.leaders(), [2]);
   });
 
   it('a follower forwards the transfer request to the leader', () => {
