@@ -5,15 +5,20 @@
  *
  * One port, two protocols. Every accepted socket is sniffed: if its first bytes are the HTTP/2
  * connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, sent first by every h2c
- * prior-knowledge client, which is how etcdctl and grpc-go dial an insecure endpoint) it goes to
- * a node:http2 server, otherwise to a node:http server (curl, fetch). The bytes read while
- * sniffing are put back (`unshift`) before the socket is handed over.
+ * prior-knowledge client, which is how etcdctl and grpc-go dial an insecure endpoint) it is
+ * served by our own HTTP/2 server connection (../http/h2-connection.ts), otherwise by a
+ * node:http server (curl, fetch; the bytes read while sniffing are put back with `unshift`).
  *
- * gRPC is implemented here on node:http2's core API rather than with @grpc/grpc-js, which
- * cannot share a port with HTTP/1 and costs more CPU per call. The framing is small (see
- * grpc-frame.ts): a unary call is request HEADERS + one length-prefixed message; the answer is
- * HEADERS (`content-type: application/grpc`), one DATA frame with the encoded response, and
- * trailers with `grpc-status: 0`. A failed call is answered "trailers-only": one HEADERS frame
+ * Why our own HTTP/2 and not node:http2: nghttp2 resets streams whose `:authority` is a URL
+ * (`http://127.0.0.1:2379`, what etcd 3.4's clientv3 sends when it dials the client URLs of
+ * MemberList, e.g. `etcdctl endpoint status --cluster`), which Go's server accepts; and its
+ * per-stream machinery cost most of a put's server CPU. @grpc/grpc-js is no option either: it
+ * cannot share a port with HTTP/1 and costs more still.
+ *
+ * The gRPC framing is small (see grpc-frame.ts): a unary call is request HEADERS + one
+ * length-prefixed message; the answer is HEADERS (`content-type: application/grpc`), one DATA
+ * frame with the encoded response, and trailers with `grpc-status: 0` (both header blocks are
+ * HPACK-encoded once, at load). A failed call is answered "trailers-only": one HEADERS frame
  * carrying `grpc-status` and the percent-encoded `grpc-message`, whose text is etcd's exact
  * error string (clients match on it).
  *
@@ -22,13 +27,16 @@
  *   grpc-go) is refused from its 5-byte prefix, before it is buffered, with grpc-go's text
  *   `grpc: received message larger than max (<n> vs. <max>)` (ResourceExhausted);
  * - concurrent streams per connection are capped by the HTTP/2 setting
- *   `maxConcurrentStreams` = `maxCallsPerConnection` (clients queue beyond it). A unary stream
+ *   MAX_CONCURRENT_STREAMS = `maxCallsPerConnection` (clients queue beyond it; a stream opened
+ *   anyway is refused with REFUSED_STREAM). A unary stream
  *   stays open until its answer has been sent, so this also bounds the answers one client that
  *   does not read can make the server hold;
- * - a stream's outbound queue above `maxQueuedBytes` makes `StreamSink.send` return false.
+ * - a stream's outbound bytes above `maxQueuedBytes` make `StreamSink.send` return false; they
+ *   count what waits for the client's flow-control window plus the connection's socket queue;
+ * - a connection whose socket queue exceeds `maxQueuedBytes` is not read until it drains.
  *
  * Malformed input never stops the server: bad protobuf, bad prefixes and unknown methods get a
- * status on their stream, and a connection that breaks HTTP/2 itself is closed by node:http2.
+ * status on their stream, and a connection that breaks HTTP/2 itself gets GOAWAY and is closed.
  *
  * Metrics: every call of a known method counts in `grpc_server_started_total` when it starts
  * and in `grpc_server_handled_total{grpc_code}` once its status is decided (a client that goes
