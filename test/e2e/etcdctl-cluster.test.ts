@@ -1,6 +1,7 @@
 // The real etcdctl 3.4 against a three-member etcetera cluster through the gRPC port, with
 // peers named the etcd way (http:// peer URLs, an alias of tcp://): member list, endpoint
-// status and hashkv of every member, member add and remove, and move-leader to another member.
+// status, health and hashkv of every member (`--cluster`, dialling the published client URLs),
+// member add and remove, and move-leader to another member.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -36,20 +37,25 @@ test('etcdctl: member list/add/remove, endpoint status/hashkv --cluster, move-le
       for (const l of lines) assert.match(l, /^[0-9a-f]+, started, m[123], http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, false$/);
       return lines;
     });
-    // NB: `--cluster` (dial the published client URLs) does not work yet: etcdctl sends the
-    // URL with its scheme as the HTTP/2 :authority, which Node's HTTP/2 (nghttp2) refuses with
-    // PROTOCOL_ERROR where Go's server accepts it. So the endpoints are listed explicitly.
-    const all = ['--endpoints', grpc.join(',')];
-    const status = await etcdctl([...all, 'endpoint', 'status']);
+    // `--cluster` dials the client URLs MemberList publishes; etcd 3.4's clientv3 then sends
+    // `:authority: http://127.0.0.1:<port>` (the URL with its scheme), which the port accepts
+    // as Go's HTTP/2 server does.
+    const status = await etcdctl([...one, 'endpoint', 'status', '--cluster']);
     assert.equal(status.code, 0, status.stderr);
     const st = status.stdout.trim().split('\n');
     assert.equal(st.length, 3);
+    assert.deepEqual(st.map((l) => l.split(', ')[0]).sort(), grpc.map((g) => `http://${g}`).sort());
     assert.equal(st.filter((l) => /, true, false, /.test(l)).length, 1, 'one leader');
-    const hash = await etcdctl([...all, 'endpoint', 'hashkv']);
+    const health = await etcdctl([...one, 'endpoint', 'health', '--cluster']);
+    assert.equal(health.code, 0, health.stderr);
+    const healthy = `${health.stdout}${health.stderr}`.trim().split('\n').filter((l) => / is healthy: /.test(l));
+    assert.equal(healthy.length, 3, `${health.stdout}${health.stderr}`);
+    const hash = await etcdctl([...one, 'endpoint', 'hashkv', '--cluster']);
     assert.equal(hash.code, 0, hash.stderr);
     const hashes = hash.stdout.trim().split('\n').map((l) => l.split(', ')[1]);
     assert.equal(hashes.length, 3);
     assert.ok(hashes.every((h) => h === hashes[0]), hash.stdout);
+    const all = ['--endpoints', grpc.join(',')];
 
     // Add a member the etcd way, see it unstarted, remove it.
     const [port] = await freePorts(1);

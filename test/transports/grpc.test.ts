@@ -602,6 +602,35 @@ test('HTTP/2 requests that are not gRPC go to the gateway', async () => {
   assert.equal(body, '{"etcdserver":"3.4.0-etcetera","etcdcluster":"3.4.0"}');
 });
 
+test('HTTP/2 gateway: unary JSON call, and a watch stream whose cancel reaches the service', async () => {
+  const put = client.session.request({ ':method': 'POST', ':path': '/v3/kv/put', 'content-type': 'application/json' });
+  const putAnswer = await new Promise<{ status: number; body: string }>((resolve) => {
+    let status = 0;
+    let t = '';
+    put.on('response', (h) => (status = Number(h[':status'])));
+    put.on('data', (d: Buffer) => (t += d.toString()));
+    put.on('end', () => resolve({ status, body: t }));
+    put.end('{"key":"aDI=","value":"dg=="}');
+  });
+  assert.equal(putAnswer.status, 200);
+  assert.match(putAnswer.body, /"header":\{/);
+
+  const canceled = watch.canceled;
+  const s = client.session.request({ ':method': 'POST', ':path': '/v3/watch', 'content-type': 'application/json' });
+  const first = await new Promise<string>((resolve) => {
+    let t = '';
+    s.on('data', (d: Buffer) => {
+      t += d.toString();
+      const i = t.indexOf('\n');
+      if (i >= 0) resolve(t.slice(0, i));
+    });
+    s.write('{"create_request":{"key":"YQ=="}}');
+  });
+  assert.equal((JSON.parse(first) as { result: { created: boolean } }).result.created, true);
+  s.close(http2Cancel);
+  await until(() => watch.canceled === canceled + 1, 'the cancel to reach the watch service');
+});
+
 test('a connection that is neither HTTP/1 nor HTTP/2 is closed; others are unaffected', async () => {
   const sock = net.connect(Number(new URL(authority).port), '127.0.0.1');
   const closed = new Promise<string>((resolve) => {

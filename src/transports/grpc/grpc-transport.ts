@@ -5,15 +5,20 @@
  *
  * One port, two protocols. Every accepted socket is sniffed: if its first bytes are the HTTP/2
  * connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, sent first by every h2c
- * prior-knowledge client, which is how etcdctl and grpc-go dial an insecure endpoint) it goes to
- * a node:http2 server, otherwise to a node:http server (curl, fetch). The bytes read while
- * sniffing are put back (`unshift`) before the socket is handed over.
+ * prior-knowledge client, which is how etcdctl and grpc-go dial an insecure endpoint) it is
+ * served by our own HTTP/2 server connection (../http/h2-connection.ts), otherwise by a
+ * node:http server (curl, fetch; the bytes read while sniffing are put back with `unshift`).
  *
- * gRPC is implemented here on node:http2's core API rather than with @grpc/grpc-js, which
- * cannot share a port with HTTP/1 and costs more CPU per call. The framing is small (see
- * grpc-frame.ts): a unary call is request HEADERS + one length-prefixed message; the answer is
- * HEADERS (`content-type: application/grpc`), one DATA frame with the encoded response, and
- * trailers with `grpc-status: 0`. A failed call is answered "trailers-only": one HEADERS frame
+ * Why our own HTTP/2 and not node:http2: nghttp2 resets streams whose `:authority` is a URL
+ * (`http://127.0.0.1:2379`, what etcd 3.4's clientv3 sends when it dials the client URLs of
+ * MemberList, e.g. `etcdctl endpoint status --cluster`), which Go's server accepts; and its
+ * per-stream machinery cost most of a put's server CPU. @grpc/grpc-js is no option either: it
+ * cannot share a port with HTTP/1 and costs more still.
+ *
+ * The gRPC framing is small (see grpc-frame.ts): a unary call is request HEADERS + one
+ * length-prefixed message; the answer is HEADERS (`content-type: application/grpc`), one DATA
+ * frame with the encoded response, and trailers with `grpc-status: 0` (both header blocks are
+ * HPACK-encoded once, at load). A failed call is answered "trailers-only": one HEADERS frame
  * carrying `grpc-status` and the percent-encoded `grpc-message`, whose text is etcd's exact
  * error string (clients match on it).
  *
@@ -22,13 +27,16 @@
  *   grpc-go) is refused from its 5-byte prefix, before it is buffered, with grpc-go's text
  *   `grpc: received message larger than max (<n> vs. <max>)` (ResourceExhausted);
  * - concurrent streams per connection are capped by the HTTP/2 setting
- *   `maxConcurrentStreams` = `maxCallsPerConnection` (clients queue beyond it). A unary stream
+ *   MAX_CONCURRENT_STREAMS = `maxCallsPerConnection` (clients queue beyond it; a stream opened
+ *   anyway is refused with REFUSED_STREAM). A unary stream
  *   stays open until its answer has been sent, so this also bounds the answers one client that
  *   does not read can make the server hold;
- * - a stream's outbound queue above `maxQueuedBytes` makes `StreamSink.send` return false.
+ * - a stream's outbound bytes above `maxQueuedBytes` make `StreamSink.send` return false; they
+ *   count what waits for the client's flow-control window plus the connection's socket queue;
+ * - a connection whose socket queue exceeds `maxQueuedBytes` is not read until it drains.
  *
  * Malformed input never stops the server: bad protobuf, bad prefixes and unknown methods get a
- * status on their stream, and a connection that breaks HTTP/2 itself is closed by node:http2.
+ * status on their stream, and a connection that breaks HTTP/2 itself gets GOAWAY and is closed.
  *
  * Metrics: every call of a known method counts in `grpc_server_started_total` when it starts
  * and in `grpc_server_handled_total{grpc_code}` once its status is decided (a client that goes
@@ -36,7 +44,6 @@
  * (HTTP/1.1 or HTTP/2) serves the metrics in Prometheus' text format.
  */
 import http from 'node:http';
-import http2 from 'node:http2';
 import net from 'node:net';
 import { KvError, Status } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
@@ -45,6 +52,7 @@ import type { CallContext, Services, StreamHandlers, StreamSink } from '../../co
 import { limitsOf, parseAddress, type Limits, type ListenerOptions } from '../codec/options.js';
 import type { TransportStats } from '../codec/server-session.js';
 import { HttpGateway } from '../http/gateway.js';
+import { encodeHeaders, H2Connection, H2_PREFACE, type H2Options, type H2Stream, type H2StreamHandler } from '../http/h2-connection.js';
 import { encodeMessage, MessageReader, parseTimeoutMs, percentEncode, type MessageSink } from './grpc-frame.js';
 import {
   GrpcStatusError,
@@ -70,13 +78,10 @@ export interface GrpcListenerOptions extends ListenerOptions {
   metrics?: Metrics;
 }
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-const OK_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-// No Date header: gRPC does not use it, and node:http2 would format one per response.
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
-const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
+// The constant blocks of every successful call, HPACK-encoded once. No Date header: gRPC does
+// not use it.
+const OK_HEADERS = encodeHeaders([':status', '200', 'content-type', 'application/grpc']);
+const OK_TRAILERS = encodeHeaders(['grpc-status', '0']);
 
 /** The status and message a failed call is answered with. */
 function statusOf(err: unknown, log: Logger, path: string): { status: number; message: string } {
@@ -87,35 +92,22 @@ function statusOf(err: unknown, log: Logger, path: string): { status: number; me
 }
 
 /** Answers a stream whose headers are not sent yet with a trailers-only status. */
-function trailersOnly(stream: http2.ServerHttp2Stream, status: number, message: string): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
+function trailersOnly(stream: H2Stream, status: number, message: string): void {
+  if (stream.closed || stream.headersSent) return;
   stream.respond(
-    { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status), 'grpc-message': percentEncode(message) },
-    END_STREAM,
+    encodeHeaders([':status', '200', 'content-type', 'application/grpc', 'grpc-status', String(status), 'grpc-message', percentEncode(message)]),
+    true,
   );
-  resetIfClientOpen(stream);
 }
 
-/**
- * After the server's status went out on a stream the client is still sending on, resets it
- * with NO_ERROR ("stop sending"), as grpc-go does: the client already has its answer, and the
- * stream would otherwise hold one of the connection's concurrent-stream slots until the client
- * half-closes. NB: deferred to the next turn, because a reset submitted in the same turn as the
- * trailers can overtake them inside nghttp2 (observed: the client then sees no status).
- */
-function resetIfClientOpen(stream: http2.ServerHttp2Stream): void {
-  if (!stream.readableEnded) setImmediate(resetStream, stream);
+/** The trailer block of a stream that ends with `status` (OK: the constant block). */
+function trailersOf(status: number, message: string): Buffer {
+  if (status === Status.OK) return OK_TRAILERS;
+  return encodeHeaders(['grpc-status', String(status), 'grpc-message', percentEncode(message)]);
 }
 
-function resetStream(stream: http2.ServerHttp2Stream): void {
-  if (!stream.closed && !stream.destroyed && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-}
-
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
-
-function ignoreError(): void {}
+/** A stream answered at once (unknown method, Unimplemented): its request body is dropped. */
+const DROP: H2StreamHandler = { onData() {}, onEnd() {}, onReset() {} };
 
 /**
  * One unary call: waits for its request message, runs it, answers once. It is also the call's
@@ -123,7 +115,7 @@ function ignoreError(): void {}
  * costs ~1.5 µs on Node 20, a noticeable share of a put), and aborted if the client resets the
  * stream, the connection drops or the grpc-timeout passes first.
  */
-class UnaryCall implements MessageSink, CallContext {
+class UnaryCall implements MessageSink, CallContext, H2StreamHandler {
   /** 0 = waiting for the request, 1 = running, 2 = answered or abandoned. */
   private state = 0;
   private controller: AbortController | null = null;
@@ -133,7 +125,7 @@ class UnaryCall implements MessageSink, CallContext {
 
   constructor(
     private readonly owner: GrpcTransport,
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: H2Stream,
     private readonly rpc: UnaryRpc,
     timeoutMs: number | undefined,
     encoding: string | undefined,
@@ -142,10 +134,7 @@ class UnaryCall implements MessageSink, CallContext {
     this.reader = new MessageReader(this, owner.limits.maxFrameBytes, encoding);
     owner.callsInFlight++;
     metrics.started.inc();
-    stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
-    stream.on('end', () => this.onEnd());
-    stream.on('close', () => this.onClose());
-    stream.on('error', ignoreError);
+    stream.handler = this;
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.onDeadline(), timeoutMs);
       this.timer.unref();
@@ -187,18 +176,22 @@ class UnaryCall implements MessageSink, CallContext {
   onBadMessage(status: number, message: string): void {
     if (this.state !== 0) return;
     this.fail(status, message);
-    // Drop whatever else the client sends on this stream.
-    this.stream.resume();
   }
 
-  private onEnd(): void {
+  // H2StreamHandler -----------------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    this.reader.push(chunk);
+  }
+
+  onEnd(): void {
     if (this.state !== 0) return;
     // grpc-go's answers (Unknown, with Go's io error texts) for a request that ends inside its
     // message or before one.
     this.fail(Status.UNKNOWN, this.reader.hasPartial ? 'unexpected EOF' : 'EOF');
   }
 
-  private onClose(): void {
+  onReset(): void {
     if (this.state === 2) return;
     this.settle(Status.CANCELLED);
     this.abort(new KvError('Canceled'));
@@ -232,7 +225,7 @@ class UnaryCall implements MessageSink, CallContext {
   private finish(res: unknown): void {
     if (this.state === 2) return;
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) {
+    if (stream.closed) {
       this.settle(Status.CANCELLED);
       return;
     }
@@ -246,9 +239,9 @@ class UnaryCall implements MessageSink, CallContext {
       return;
     }
     this.settle(Status.OK);
-    stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-    stream.on('wantTrailers', sendOkTrailers);
-    stream.end(buf);
+    stream.respond(OK_HEADERS);
+    stream.write(buf);
+    stream.end(OK_TRAILERS);
   }
 
   private finishWithError(err: unknown): void {
@@ -268,17 +261,16 @@ class UnaryCall implements MessageSink, CallContext {
  * Response headers go out when the stream opens; each message is encoded once and written;
  * `close` ends the stream with trailers carrying OK or the error's status.
  */
-class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
+class StreamCall implements StreamSink<unknown>, MessageSink, CallContext, H2StreamHandler {
   private handlers: StreamHandlers<unknown> | null = null;
   private readonly controller = new AbortController();
   private readonly reader: MessageReader;
   /** Set once the server ended the stream (close) or the client went away. */
   private done = false;
-  private trailers: Record<string, string> = OK_TRAILERS;
 
   constructor(
     private readonly owner: GrpcTransport,
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: H2Stream,
     private readonly rpc: StreamRpc,
     encoding: string | undefined,
     private readonly metrics: GrpcMethodMetrics,
@@ -286,24 +278,13 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     this.reader = new MessageReader(this, owner.limits.maxFrameBytes, encoding);
     owner.callsInFlight++;
     metrics.started.inc();
-    stream.on('error', ignoreError);
-    stream.on('close', () => this.onClose());
-    stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-    stream.on('wantTrailers', () => {
-      stream.sendTrailers(this.trailers);
-      resetIfClientOpen(stream);
-    });
+    stream.handler = this;
+    stream.respond(OK_HEADERS);
     try {
       this.handlers = rpc.open(owner.env, this, this);
     } catch (err) {
       this.close(err);
-      return;
     }
-    if (this.done) return;
-    stream.on('data', (chunk: Buffer) => this.reader.push(chunk));
-    stream.on('end', () => {
-      if (!this.done) this.guard(() => this.handlers?.end());
-    });
   }
 
   get signal(): AbortSignal {
@@ -315,37 +296,43 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
   send(res: unknown): boolean {
     if (this.done) return true;
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return true;
+    if (stream.closed) return true;
     stream.write(encodeMessage(this.rpc.response, res));
-    return stream.writableLength <= this.owner.limits.maxQueuedBytes;
+    // Counts what waits for the client's flow-control window and the socket's queue.
+    return stream.outboundBytes <= this.owner.limits.maxQueuedBytes;
   }
 
   onDrain(cb: () => void): void {
-    const stream = this.stream;
-    if (this.done || stream.destroyed || stream.writableLength <= this.owner.limits.maxQueuedBytes) {
+    if (this.done) {
       cb();
       return;
     }
-    const check = (): void => {
-      if (this.done || stream.destroyed || stream.writableLength <= this.owner.limits.maxQueuedBytes) cb();
-      else stream.once('drain', check);
-    };
-    stream.once('drain', check);
+    this.stream.whenDrained(this.owner.limits.maxQueuedBytes, cb);
   }
 
   close(err?: unknown): void {
     if (this.done) return;
     this.done = true;
     this.owner.callsInFlight--;
+    let trailers = OK_TRAILERS;
     if (err !== undefined) {
       const { status, message } = statusOf(err, this.owner.log, this.rpc.path);
-      this.trailers = { 'grpc-status': String(status), 'grpc-message': percentEncode(message) };
+      trailers = trailersOf(status, message);
       this.metrics.handled(status).inc();
     } else {
       this.metrics.handled(Status.OK).inc();
     }
-    const stream = this.stream;
-    if (!stream.destroyed && !stream.closed) stream.end();
+    this.stream.end(trailers);
+  }
+
+  // H2StreamHandler -----------------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    if (!this.done) this.reader.push(chunk);
+  }
+
+  onEnd(): void {
+    if (!this.done) this.guard(() => this.handlers?.end());
   }
 
   // MessageSink ---------------------------------------------------------------------------
@@ -370,7 +357,6 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
 
   onBadMessage(status: number, message: string): void {
     this.fatal(status, message);
-    this.stream.resume();
   }
 
   /** Ends the stream with an error the client caused, and releases the service's side. */
@@ -381,7 +367,7 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext {
     this.guard(() => this.handlers?.cancel());
   }
 
-  private onClose(): void {
+  onReset(): void {
     if (this.done) return;
     this.done = true;
     this.owner.callsInFlight--;
@@ -410,15 +396,16 @@ export class GrpcTransport {
   /** @internal Unary calls and streams being served. */
   callsInFlight = 0;
   private server: net.Server | null = null;
-  private readonly h2: http2.Http2Server;
+  private readonly h2Options: H2Options;
   private readonly h1: http.Server;
   private readonly gateway: HttpGateway;
   private readonly sockets = new Set<net.Socket>();
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2Connection>();
   private readonly member: SelfMember;
   private readonly metrics: Metrics;
   /** Each method's counters, bound on first use. */
   private readonly methodMetrics = new Map<string, GrpcMethodMetrics>();
+  private readonly onStreamFn = (stream: H2Stream, headers: string[]): void => this.onStream(stream, headers);
 
   constructor(
     services: Services,
@@ -430,19 +417,16 @@ export class GrpcTransport {
     this.member = { name: options.memberName ?? '', peerUrls: options.peerUrls ?? [], clientUrls: options.clientUrls ?? [] };
     this.env = { services, member: this.member };
     this.metrics = options.metrics ?? noMetrics;
-    const mib = 1024 * 1024;
-    this.h2 = http2.createServer({
-      settings: {
-        maxConcurrentStreams: this.limits.maxCallsPerConnection,
-        // Room for one largest message per stream window; node grants more as it is read.
-        initialWindowSize: Math.min(this.limits.maxFrameBytes + 5, 0x7fffffff),
-      },
-      // node:http2 tears a session down (ENHANCE_YOUR_CALM) past this many MiB of buffered
-      // frames; allow the queue cap plus a few largest messages in flight.
-      maxSessionMemory: Math.max(32, Math.ceil((this.limits.maxQueuedBytes + 8 * this.limits.maxFrameBytes) / mib)),
-    });
-    this.h2.on('session', (session) => this.onSession(session));
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.h2Options = {
+      maxConcurrentStreams: this.limits.maxCallsPerConnection,
+      // Room for one largest message per stream, so a client never waits for a credit to
+      // finish a message; credits are sent as data arrives anyway.
+      streamWindow: Math.min(Math.max(this.limits.maxFrameBytes + 5, 65535), 0x7fffffff),
+      // Many streams can upload at once; this only bounds what a client may send ahead.
+      connectionWindow: Math.min(Math.max(this.limits.maxQueuedBytes, 1024 * 1024), 0x7fffffff),
+      maxHeaderListSize: 64 * 1024,
+      maxQueuedBytes: this.limits.maxQueuedBytes,
+    };
     this.gateway = new HttpGateway(this.env, this.limits, log, this.metrics);
     this.h1 = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => this.gateway.handleHttp1(req, res));
     this.h1.on('clientError', (err, socket) => {
@@ -473,15 +457,19 @@ export class GrpcTransport {
     });
   }
 
-  /** Stops accepting, closes every connection (aborting calls in flight), and waits for both. */
+  /**
+   * Stops accepting, closes every connection (HTTP/2 ones with GOAWAY; calls in flight are
+   * aborted), and waits until they are closed.
+   */
   close(): Promise<void> {
     const server = this.server;
     if (server === null) return Promise.resolve();
     return new Promise((resolve) => {
       server.close(() => resolve());
-      for (const s of this.sessions) s.destroy();
+      for (const c of this.connections) c.close();
+      this.connections.clear();
+      // The GOAWAYs were handed to the kernel by the writes above.
       for (const s of this.sockets) s.destroy();
-      this.sessions.clear();
       this.sockets.clear();
     });
   }
@@ -504,15 +492,19 @@ export class GrpcTransport {
     let head: Buffer | null = null;
     const onData = (chunk: Buffer): void => {
       head = head === null ? chunk : Buffer.concat([head, chunk]);
-      const n = Math.min(head.length, PREFACE.length);
-      const isH2 = head.compare(PREFACE, 0, n, 0, n) === 0;
-      if (isH2 && head.length < PREFACE.length) return;
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const isH2 = head.compare(H2_PREFACE, 0, n, 0, n) === 0;
+      if (isH2 && head.length < H2_PREFACE.length) return;
       socket.off('data', onData);
-      socket.pause();
-      socket.unshift(head);
       if (isH2) {
-        this.h2.emit('connection', socket);
+        const conn = new H2Connection(socket, this.h2Options, this.onStreamFn, this.log);
+        this.connections.add(conn);
+        socket.on('close', () => this.connections.delete(conn));
+        socket.on('data', (c: Buffer) => conn.onData(c));
+        conn.onData(head);
       } else {
+        socket.pause();
+        socket.unshift(head);
         this.h1.emit('connection', socket);
         // node:http reads through its own parser once it has the socket; the bytes put back
         // above are still in the stream's buffer and need the stream flowing to reach it.
@@ -520,23 +512,6 @@ export class GrpcTransport {
       }
     };
     socket.on('data', onData);
-  }
-
-  private onSession(session: http2.ServerHttp2Session): void {
-    this.sessions.add(session);
-    session.on('close', () => this.sessions.delete(session));
-    session.on('error', (err) => this.log.debug({ err: err.message }, 'http2 session error'));
-    // A larger connection window than HTTP/2's 64 KiB default, so many streams can upload at
-    // once; it only bounds what a client may send before node reads it.
-    const setWindow = (): void => {
-      try {
-        session.setLocalWindowSize(Math.min(this.limits.maxQueuedBytes, 0x7fffffff));
-      } catch {
-        // The session may already be closing; nothing to widen then.
-      }
-    };
-    if (session.connecting) session.once('connect', setWindow);
-    else setWindow();
   }
 
   /** The counters of `rpc`, bound to its labels once. */
@@ -551,41 +526,47 @@ export class GrpcTransport {
     return m;
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+  private onStream(stream: H2Stream, headers: string[]): void {
+    // One pass over the (short) header list for what a call needs.
+    let contentType: string | undefined;
+    let path = '';
+    let timeout: string | undefined;
+    let encoding: string | undefined;
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i]!;
+      if (n === 'content-type') contentType = headers[i + 1];
+      else if (n === ':path') path = headers[i + 1]!;
+      else if (n === 'grpc-timeout') timeout = headers[i + 1];
+      else if (n === 'grpc-encoding') encoding = headers[i + 1];
+    }
+    if (contentType === undefined || !contentType.startsWith('application/grpc')) {
       // Not gRPC: the JSON gateway and /health also answer over HTTP/2, as etcd's do.
       this.gateway.handleHttp2(stream, headers);
       return;
     }
-    const path = headers[':path'] ?? '';
     const rpc = RPCS_BY_PATH.get(path);
     if (rpc === undefined) {
-      stream.on('error', ignoreError);
+      stream.handler = DROP;
       const cut = path.lastIndexOf('/');
       const service = path.slice(1, cut);
       const message = SERVICE_NAMES.has(service)
         ? `unknown method ${path.slice(cut + 1)} for service ${service}`
         : `unknown service ${service}`;
       trailersOnly(stream, Status.UNIMPLEMENTED, message);
-      stream.resume();
       return;
     }
-    const encoding = headers['grpc-encoding'];
-    const enc = typeof encoding === 'string' ? encoding : undefined;
     const metrics = this.metricsOf(rpc);
     if (rpc.kind === 'unary') {
-      new UnaryCall(this, stream, rpc, parseTimeoutMs(headers['grpc-timeout']), enc, metrics);
+      new UnaryCall(this, stream, rpc, parseTimeoutMs(timeout), encoding, metrics);
       return;
     }
     if (!rpc.available(this.env)) {
       metrics.started.inc();
       metrics.handled(Status.UNIMPLEMENTED).inc();
-      stream.on('error', ignoreError);
+      stream.handler = DROP;
       trailersOnly(stream, Status.UNIMPLEMENTED, `etcetera: not implemented yet: ${path.slice(1)}`);
-      stream.resume();
       return;
     }
-    new StreamCall(this, stream, rpc, enc, metrics);
+    new StreamCall(this, stream, rpc, encoding, metrics);
   }
 }

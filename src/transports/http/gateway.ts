@@ -1,7 +1,8 @@
 /**
  * etcd's HTTP endpoints on the client port: the JSON gateway (`POST /v3/...`, one path per RPC,
  * see rpcs.ts), `GET /health`, `GET /version` and `GET /metrics`. The grpc listener hands it every HTTP/1.1
- * connection and every HTTP/2 request that is not gRPC.
+ * request (node:http) and every HTTP/2 request that is not gRPC (a stream of our own HTTP/2
+ * server, h2-connection.ts).
  *
  * Behaviour copied from etcd 3.4 (grpc-gateway v1), as observed:
  * - RPC paths take POST with a JSON body (empty = `{}`); another method → 405
@@ -18,13 +19,14 @@
  * like etcd's promhttp handler it takes any method.
  */
 import type http from 'node:http';
-import type http2 from 'node:http2';
+import { StringDecoder } from 'node:string_decoder';
 import { KvError, Status } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { noMetrics, type Metrics } from '../../core/ports/metrics.js';
 import type { CallContext, StreamHandlers, StreamSink } from '../../core/ports/services.js';
 import type { Limits } from '../codec/options.js';
 import { GrpcStatusError, RPCS_BY_GATEWAY_PATH, type Rpc, type RpcEnv, type StreamRpc, type UnaryRpc } from '../grpc/rpcs.js';
+import { encodeHeaders, headerOf, type H2Stream, type H2StreamHandler } from './h2-connection.js';
 import { JsonMappingError, ProtoJson } from './proto-json.js';
 
 /** What `/version` reports: etcetera's server version and the etcd cluster API version. */
@@ -190,7 +192,7 @@ export class HttpGateway {
     const call = new HttpCall();
     res.on('close', () => call.controller.abort(new KvError('Canceled')));
     if (rpc.kind === 'stream') {
-      this.serveStream(rpc, call, req, {
+      this.serveStream(rpc, call, readableBody(req), {
         start: () => {
           res.writeHead(200, { ...CORS, 'content-type': 'application/json' });
           res.flushHeaders();
@@ -204,49 +206,56 @@ export class HttpGateway {
       });
       return;
     }
-    this.readBody(req, (body) => {
+    this.readBody(readableBody(req), (body) => {
       if (body === null) write(errorAnswer(Status.RESOURCE_EXHAUSTED, `etcetera: request body larger than ${this.maxBodyBytes} bytes`));
       else void this.unary(rpc, body, call).then(write);
     });
   }
 
-  /** Serves one HTTP/2 request that is not gRPC. */
-  handleHttp2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => {});
-    const url = headers[':path'] ?? '/';
+  /** Serves one HTTP/2 request that is not gRPC (an HTTP/2 stream of the grpc listener). */
+  handleHttp2(stream: H2Stream, headers: readonly string[]): void {
+    const body = new H2Body();
+    stream.handler = body;
+    const url = headerOf(headers, ':path') ?? '/';
     const q = url.indexOf('?');
     const r: HttpRequestLike = {
-      method: headers[':method'] ?? 'GET',
+      method: headerOf(headers, ':method') ?? 'GET',
       path: q < 0 ? url : url.slice(0, q),
       query: q < 0 ? '' : url.slice(q + 1),
     };
+    const respond = (status: number, extra: Record<string, string>, endStream: boolean): void => {
+      const list = [':status', String(status)];
+      for (const [k, v] of Object.entries({ ...CORS, ...extra })) list.push(k, v);
+      stream.respond(encodeHeaders(list), endStream);
+    };
     const write = (a: HttpAnswer): void => {
-      if (stream.destroyed || stream.closed || stream.headersSent) return;
-      stream.respond({ ':status': a.status, ...CORS, ...a.headers });
-      stream.end(a.body);
+      if (stream.closed || stream.headersSent) return;
+      const bytes = Buffer.from(a.body, 'utf8');
+      respond(a.status, { ...a.headers, 'content-length': String(bytes.length) }, bytes.length === 0);
+      if (bytes.length > 0) {
+        stream.write(bytes);
+        stream.end();
+      }
     };
     const rpc = this.route(r, write);
-    if (rpc === null) {
-      stream.resume();
-      return;
-    }
+    if (rpc === null) return;
     const call = new HttpCall();
-    stream.on('close', () => call.controller.abort(new KvError('Canceled')));
+    body.aborted = () => call.controller.abort(new KvError('Canceled'));
     if (rpc.kind === 'stream') {
-      this.serveStream(rpc, call, stream, {
-        start: () => stream.respond({ ':status': 200, ...CORS, 'content-type': 'application/json' }),
-        write: (chunk) => stream.write(chunk),
-        queued: () => stream.writableLength,
-        onDrain: (cb) => stream.once('drain', cb),
+      this.serveStream(rpc, call, body, {
+        start: () => respond(200, { 'content-type': 'application/json' }, false),
+        write: (chunk) => stream.write(Buffer.from(chunk, 'utf8')),
+        queued: () => stream.outboundBytes,
+        onDrain: (cb) => stream.whenDrained(this.maxBodyBytes, cb),
         end: () => stream.end(),
         fail: write,
-        closed: () => stream.destroyed || stream.closed,
+        closed: () => stream.closed || stream.localEnded,
       });
       return;
     }
-    this.readBody(stream, (body) => {
-      if (body === null) write(errorAnswer(Status.RESOURCE_EXHAUSTED, `etcetera: request body larger than ${this.maxBodyBytes} bytes`));
-      else void this.unary(rpc, body, call).then(write);
+    this.readBody(body, (text) => {
+      if (text === null) write(errorAnswer(Status.RESOURCE_EXHAUSTED, `etcetera: request body larger than ${this.maxBodyBytes} bytes`));
+      else void this.unary(rpc, text, call).then(write);
     });
   }
 
@@ -320,17 +329,20 @@ export class HttpGateway {
   }
 
   /** Reads a whole body (null if it exceeds the limit; the rest is drained and dropped). */
-  private readBody(src: NodeJS.ReadableStream, done: (body: string | null) => void): void {
+  private readBody(src: BodySource, done: (body: string | null) => void): void {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let over = false;
-    src.on('data', (c: Buffer) => {
-      if (over) return;
-      bytes += c.length;
-      if (bytes > this.maxBodyBytes) over = true;
-      else chunks.push(c);
-    });
-    src.on('end', () => done(over ? null : Buffer.concat(chunks, bytes).toString('utf8')));
+    src.read(
+      (c) => {
+        if (over) return;
+        bytes += c.length;
+        if (bytes > this.maxBodyBytes) over = true;
+        // HTTP/2 chunks are views into socket reads: copied by concat at the end.
+        else chunks.push(c);
+      },
+      () => done(over ? null : Buffer.concat(chunks, bytes).toString('utf8')),
+    );
   }
 
   /** A JSON message of the RPC's request type from a JSON text (via the binary schema). */
@@ -372,9 +384,9 @@ export class HttpGateway {
    * arrives; the end of the body is the client's half-close; each response is one
    * `{"result":…}` line; an error ends the stream with an `{"error":…}` line.
    */
-  private serveStream(rpc: StreamRpc, call: HttpCall, src: NodeJS.ReadableStream, out: StreamOut): void {
+  private serveStream(rpc: StreamRpc, call: HttpCall, src: BodySource, out: StreamOut): void {
     if (!rpc.available(this.env)) {
-      src.resume();
+      src.read(ignore, ignore);
       out.fail(errorAnswer(Status.UNIMPLEMENTED, `etcetera: not implemented yet: ${rpc.path.slice(1)}`));
       return;
     }
@@ -417,14 +429,14 @@ export class HttpGateway {
       handlers = rpc.open(this.env, sink, call);
     } catch (err) {
       finish(err);
-      src.resume();
+      src.read(ignore, ignore);
       return;
     }
     let pending = '';
-    src.setEncoding('utf8');
-    src.on('data', (chunk: string) => {
+    const utf8 = new StringDecoder('utf8');
+    const onChunk = (bytes: Buffer): void => {
       if (done) return;
-      pending += chunk;
+      pending += utf8.write(bytes);
       if (pending.length > this.maxBodyBytes) {
         finish(new GrpcStatusError(Status.RESOURCE_EXHAUSTED, `etcetera: request larger than ${this.maxBodyBytes} bytes`));
         handlers?.cancel();
@@ -452,10 +464,56 @@ export class HttpGateway {
           return;
         }
       }
-    });
-    src.on('end', () => {
+    };
+    src.read(onChunk, () => {
       if (!done) handlers?.end();
     });
+  }
+}
+
+function ignore(): void {}
+
+/** A request body, delivered in chunks then an end (never both after an abort). */
+interface BodySource {
+  /** Registers the consumers; called at most once per request. */
+  read(onChunk: (chunk: Buffer) => void, onEnd: () => void): void;
+}
+
+function readableBody(req: NodeJS.ReadableStream): BodySource {
+  return {
+    read: (onChunk, onEnd) => {
+      req.on('data', onChunk);
+      req.on('end', onEnd);
+    },
+  };
+}
+
+/**
+ * The body of an HTTP/2 request, as the stream's handler: buffers nothing, hands chunks to
+ * whoever called `read` (data arriving before that, or after an abort, is dropped: the gateway
+ * registers synchronously when it wants the body).
+ */
+class H2Body implements H2StreamHandler, BodySource {
+  private chunk: (c: Buffer) => void = ignore;
+  private ended: () => void = ignore;
+  /** Called if the stream is aborted before it finishes. */
+  aborted: () => void = ignore;
+
+  read(onChunk: (c: Buffer) => void, onEnd: () => void): void {
+    this.chunk = onChunk;
+    this.ended = onEnd;
+  }
+
+  onData(chunk: Buffer): void {
+    this.chunk(chunk);
+  }
+
+  onEnd(): void {
+    this.ended();
+  }
+
+  onReset(): void {
+    this.aborted();
   }
 }
 
