@@ -18,8 +18,8 @@
  * | Maintenance.Hash       | `services.maintenance.hash` when present, else Unimplemented       |
  * | Maintenance.MoveLeader | `services.cluster.moveLeader`; without it, to itself: success,     |
  * |                        | else `etcdserver: bad leader transferee`                           |
- * | Maintenance.Alarm      | GET / DEACTIVATE: no alarms (`{}`, no header, as etcd 3.4);         |
- * |                        | ACTIVATE: Unimplemented (there is no alarm store yet)              |
+ * | Maintenance.Alarm      | `services.maintenance.alarm` when present; else GET / DEACTIVATE:  |
+ * |                        | no alarms (`{}`, no header, as etcd 3.4), ACTIVATE: Unimplemented  |
  * | Maintenance.Defragment | success, no header (nothing to defragment here)                    |
  * | Maintenance.Snapshot   | `services.maintenance.snapshot` when present, else Unimplemented   |
  * | Maintenance.Downgrade  | Unimplemented                                                      |
@@ -27,6 +27,7 @@
  * | grpc.health.v1.Health  | SERVING for service ""                                             |
  */
 import type protobuf from 'protobufjs';
+import type { AlarmRequest, AlarmResponse } from '../../core/api/alarm.js';
 import type { ResponseHeader } from '../../core/api/kv.js';
 import { KvError, Status } from '../../core/errors.js';
 import type { MemberInfo, MoveLeaderRequest } from '../../core/api/cluster.js';
@@ -69,6 +70,8 @@ export class GrpcStatusError extends Error {
 export interface OptionalServices {
   readonly maintenance: MaintenanceService & {
     hash?(req: Record<string, never>, ctx?: CallContext): Promise<{ header: ResponseHeader; hash: number }>;
+    /** Maintenance.Alarm: GET, ACTIVATE, DEACTIVATE of the replicated alarm table. */
+    alarm?(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
   };
 }
 
@@ -317,9 +320,11 @@ unary(CLUSTER, 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse',
 const MAINT = 'etcdserverpb.Maintenance';
 /** AlarmRequest.AlarmAction. */
 const ALARM_ACTIVATE = 1;
-unary(MAINT, 'Alarm', 'AlarmRequest', 'AlarmResponse', '/v3/maintenance/alarm', async (_e, r: { action: number }) => {
-  // No alarm store exists yet: nothing is ever raised, so GET lists none and DEACTIVATE has
-  // nothing to clear; etcd 3.4 answers both without a header.
+unary(MAINT, 'Alarm', 'AlarmRequest', 'AlarmResponse', '/v3/maintenance/alarm', async (e, r: AlarmRequest, c) => {
+  const m = e.services.maintenance;
+  if (m.alarm !== undefined) return m.alarm.call(m, r, c);
+  // Services without an alarm table (test doubles): nothing is ever raised, so GET lists none
+  // and DEACTIVATE has nothing to clear; etcd 3.4 answers both without a header.
   if (r.action === ALARM_ACTIVATE) throw notServed('/etcdserverpb.Maintenance/Alarm ACTIVATE');
   return { alarms: [] };
 });
