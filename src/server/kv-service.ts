@@ -9,6 +9,11 @@
  */
 import { inject, injectable, optional } from 'inversify';
 import type { AlarmRequest, AlarmResponse, HashRequest, HashResponse } from '../core/api/alarm.js';
+
+/** etcdserverpb.DefragmentRequest (no fields). */
+export type DefragmentRequest = Record<string, never>;
+/** etcdserverpb.DefragmentResponse: no header in etcd 3.4. */
+export type DefragmentResponse = Record<string, never>;
 import { AlarmAction, alarmText } from '../core/api/alarm.js';
 import type { AlarmStore } from '../core/apply/alarm-store.js';
 import { putCost, txnCost } from '../core/apply/quota-cost.js';
@@ -264,6 +269,22 @@ export class MaintenanceServiceImpl implements MaintenanceService {
       dbSizeInUse: dbSize,
       isLearner: false,
     };
+  }
+
+  /**
+   * Maintenance.Defragment: the driver's defragmentation where it has one (SQLite: VACUUM);
+   * elsewhere nothing to do (the memory driver's size is its live data; LMDB reuses freed pages
+   * but does not shrink its file: TODO, a compacting copy needs the environment reopened).
+   * No header, as etcd 3.4. NB: holds the event loop for the rewrite, as etcd's Defrag holds
+   * its backend's writes.
+   */
+  async defragment(_req: DefragmentRequest, _ctx?: CallContext): Promise<DefragmentResponse> {
+    try {
+      this.storage.backend.defragment?.();
+    } catch (err) {
+      throw new KvError('Storage', 'defragment failed', { cause: err });
+    }
+    return {};
   }
 
   /** etcd's Status.errors: "no leader" when there is none, then each active alarm as text. */

@@ -20,7 +20,8 @@
  * |                        | else `etcdserver: bad leader transferee`                           |
  * | Maintenance.Alarm      | `services.maintenance.alarm` when present; else GET / DEACTIVATE:  |
  * |                        | no alarms (`{}`, no header, as etcd 3.4), ACTIVATE: Unimplemented  |
- * | Maintenance.Defragment | success, no header (nothing to defragment here)                    |
+ * | Maintenance.Defragment | `services.maintenance.defragment` when present, else success; no   |
+ * |                        | header either way                                                  |
  * | Maintenance.Snapshot   | `services.maintenance.snapshot` when present, else Unimplemented   |
  * | Maintenance.Downgrade  | Unimplemented                                                      |
  * | Auth                   | as etcd with auth disabled and no users or roles                   |
@@ -72,6 +73,8 @@ export interface OptionalServices {
     hash?(req: Record<string, never>, ctx?: CallContext): Promise<{ header: ResponseHeader; hash: number }>;
     /** Maintenance.Alarm: GET, ACTIVATE, DEACTIVATE of the replicated alarm table. */
     alarm?(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
+    /** Maintenance.Defragment, where the storage driver can defragment. */
+    defragment?(req: Record<string, never>, ctx?: CallContext): Promise<Record<string, never>>;
   };
 }
 
@@ -331,9 +334,12 @@ unary(MAINT, 'Alarm', 'AlarmRequest', 'AlarmResponse', '/v3/maintenance/alarm', 
 unary(MAINT, 'Status', 'StatusRequest', 'StatusResponse', '/v3/maintenance/status', (e, r, c) =>
   e.services.maintenance.status(r, c),
 );
-// The backends compact in place (LMDB reuses freed pages, SQLite vacuums on its own terms), so
-// a defragmentation has nothing to do; etcd 3.4 answers without a header.
-unary(MAINT, 'Defragment', 'DefragmentRequest', 'DefragmentResponse', '/v3/maintenance/defragment', async () => ({}));
+// The services defragment where the driver can; without them (test doubles) there is nothing
+// to do. etcd 3.4 answers without a header.
+unary(MAINT, 'Defragment', 'DefragmentRequest', 'DefragmentResponse', '/v3/maintenance/defragment', async (e, r, c) => {
+  const m = e.services.maintenance;
+  return m.defragment === undefined ? {} : m.defragment.call(m, r, c);
+});
 unary(MAINT, 'Hash', 'HashRequest', 'HashResponse', '/v3/maintenance/hash', (e, r, c) => {
   const m = e.services.maintenance;
   if (m.hash === undefined) throw notServed('/etcdserverpb.Maintenance/Hash');
