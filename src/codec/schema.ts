@@ -511,6 +511,7 @@ message InternalRequest {
   etcdserverpb.LeaseGrantRequest lease_grant = 6;
   etcdserverpb.LeaseRevokeRequest lease_revoke = 7;
   etcdserverpb.LeaseCheckpointRequest lease_checkpoint = 8;
+  etcdserverpb.AlarmRequest alarm = 9;
   // The member that proposed the entry: only it answers a client for it.
   uint64 origin = 15;
   // A member publishing its name and client URLs (etcd's attribute publish).

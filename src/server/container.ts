@@ -7,6 +7,7 @@
  *                          transports (ws, tcp) ◀── Services {kv, maintenance, watch, lease} ◀──┘
  */
 import { Container, ContainerModule } from 'inversify';
+import { AlarmStore } from '../core/apply/alarm-store.js';
 import { Applier } from '../core/apply/applier.js';
 import { Lessor } from '../core/lease/lessor.js';
 import { KvStore } from '../core/mvcc/kv-store.js';
@@ -35,7 +36,8 @@ import { SeededRandom } from '../core/raft/seeded-random.js';
 import { randomBytes } from 'node:crypto';
 import { LeaseLoop } from './lease-loop.js';
 import { LeaseServiceImpl } from './lease-service.js';
-import { ApplierToken, FatalHandler, KvStoreToken, LessorToken, StorageHandlesToken } from './tokens.js';
+import { AlarmStoreToken, ApplierToken, FatalHandler, KvStoreToken, LessorToken, StorageHandlesToken } from './tokens.js';
+import { BackendQuota } from './backend-quota.js';
 import { WatchHub } from './watch-hub.js';
 import { WatchServiceImpl } from './watch-service.js';
 import { PromMetrics } from './metrics/prom-metrics.js';
@@ -167,8 +169,14 @@ export async function createServer(
     })
     .inSingletonScope();
   container
+    .bind(AlarmStoreToken)
+    .toDynamicValue((ctx) => new AlarmStore(ctx.get(StorageHandlesToken).backend))
+    .inSingletonScope();
+  container
     .bind(ApplierToken)
-    .toDynamicValue((ctx) => new Applier(ctx.get(KvStoreToken), { lessor: ctx.get(LessorToken) }))
+    .toDynamicValue(
+      (ctx) => new Applier(ctx.get(KvStoreToken), { lessor: ctx.get(LessorToken), alarms: ctx.get(AlarmStoreToken) }),
+    )
     .inSingletonScope();
   // Lease expiry needs a clock that never jumps: a monotonic one.
   if (!container.isBound(Clock)) container.bind(Clock).toConstantValue({ nowMs: () => performance.now() });
@@ -188,8 +196,13 @@ export async function createServer(
       if (cfg.initialCluster.length > 0) {
         const store = ctx.get(KvStoreToken);
         const lessor = ctx.get(LessorToken);
-        // After a snapshot from the leader replaced the backend, leases are rebuilt from it too.
-        const reloaded = (): void => lessor.reload(storage.backend, store);
+        const alarms = ctx.get(AlarmStoreToken);
+        // After a snapshot from the leader replaced the backend, leases and alarms are rebuilt
+        // from it too.
+        const reloaded = (): void => {
+          lessor.reload(storage.backend, store);
+          alarms.reload(storage.backend);
+        };
         return createRaftHost(
           cfg,
           store,
@@ -220,6 +233,7 @@ export async function createServer(
       );
     })
     .inSingletonScope();
+  container.bind(BackendQuota).toSelf().inSingletonScope();
   container.bind(KvServiceImpl).toSelf().inSingletonScope();
   container.bind(ClusterServiceImpl).toSelf().inSingletonScope();
   container.bind(MaintenanceServiceImpl).toSelf().inSingletonScope();

@@ -2,8 +2,23 @@
  * The KV and Maintenance API services: validate, propose writes through the consensus host or
  * read the projection, and fill response headers. Every transport calls these; none contains
  * business logic of its own.
+ *
+ * Puts and txns with puts are checked against the backend space quota before they are
+ * proposed (backend-quota.ts); alarms are raised and cleared through the log and listed from
+ * the replicated alarm table (Maintenance.Alarm, Status.errors).
  */
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
+import type { AlarmRequest, AlarmResponse, HashRequest, HashResponse } from '../core/api/alarm.js';
+
+/** etcdserverpb.DefragmentRequest (no fields). */
+export type DefragmentRequest = Record<string, never>;
+/** etcdserverpb.DefragmentResponse: no header in etcd 3.4. */
+export type DefragmentResponse = Record<string, never>;
+import { AlarmAction, alarmText } from '../core/api/alarm.js';
+import type { AlarmStore } from '../core/apply/alarm-store.js';
+import { putCost, txnCost } from '../core/apply/quota-cost.js';
+import { crc32c } from '../core/mvcc/crc32c.js';
+import { BUCKETS } from '../core/ports/storage-driver.js';
 import type {
   HashKVRequest,
   HashKVResponse,
@@ -25,6 +40,7 @@ import type {
   TxnResponse,
 } from '../core/api/kv.js';
 import {
+  validateAlarm,
   validateCompaction,
   validateDeleteRange,
   validatePut,
@@ -32,7 +48,7 @@ import {
   validateTxn,
 } from '../core/apply/validate.js';
 import { assert } from '../core/assert.js';
-import { KvError } from '../core/errors.js';
+import { ERRORS, KvError } from '../core/errors.js';
 import type {
   CallContext,
   KvService,
@@ -44,7 +60,8 @@ import { encodeBackendSnapshot } from './backend-snapshot.js';
 import { Config } from './config.js';
 import { ConsensusHost } from './host.js';
 import { snapshotChunks } from './snapshot-file.js';
-import { StorageHandlesToken, type StorageHandlesT } from './tokens.js';
+import { BackendQuota } from './backend-quota.js';
+import { AlarmStoreToken, StorageHandlesToken, type StorageHandlesT } from './tokens.js';
 
 /** The etcd API version this server speaks, reported by Status. */
 export const API_VERSION = '3.4.0';
@@ -64,6 +81,8 @@ export class KvServiceImpl implements KvService {
   constructor(
     @inject(ConsensusHost) private readonly host: ConsensusHost,
     @inject(Config) private readonly config: Config,
+    /** The space quota writes are checked against (absent in tests of the service alone). */
+    @inject(BackendQuota) @optional() private readonly quota?: BackendQuota,
   ) {}
 
   async range(req: RangeRequest, ctx?: CallContext): Promise<RangeResponse> {
@@ -78,6 +97,7 @@ export class KvServiceImpl implements KvService {
 
   put(req: PutRequest, ctx?: CallContext): Promise<PutResponse> {
     validatePut(req);
+    this.quota?.check(putCost(req));
     return this.write<PutResponse>({ put: req }, ctx);
   }
 
@@ -88,6 +108,7 @@ export class KvServiceImpl implements KvService {
 
   async txn(req: TxnRequest, ctx?: CallContext): Promise<TxnResponse> {
     validateTxn(req, this.config.maxTxnOps);
+    this.quota?.check(txnCost(req));
     return this.write<TxnResponse>({ txn: req }, ctx);
   }
 
@@ -120,7 +141,55 @@ export class MaintenanceServiceImpl implements MaintenanceService {
   constructor(
     @inject(ConsensusHost) private readonly host: ConsensusHost,
     @inject(StorageHandlesToken) private readonly storage: StorageHandlesT,
+    /** The replicated alarm table (absent in tests of the service alone: no alarms then). */
+    @inject(AlarmStoreToken) @optional() private readonly alarms?: AlarmStore,
   ) {}
+
+  /**
+   * Maintenance.Alarm. ACTIVATE and DEACTIVATE go through the log (every member applies them
+   * to its alarm table); GET reads this member's table after a read barrier, which is as
+   * linearizable as etcd's GET through the log without adding an entry. GET filters by type
+   * only (NONE: all), as etcd 3.4. No header, as etcd 3.4.
+   */
+  async alarm(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse> {
+    validateAlarm(req);
+    const action = req.action ?? AlarmAction.GET;
+    if (action === AlarmAction.GET) {
+      await this.host.readBarrier(ctx);
+      return { alarms: this.alarms?.list(req.alarm ?? 0) ?? [] };
+    }
+    const result = await this.host.propose({
+      alarm: { action, memberID: req.memberID ?? 0, alarm: req.alarm ?? 0 },
+    });
+    if (result.error !== undefined) throw result.error;
+    assert(result.response !== undefined, 'an applied alarm has a response or an error');
+    return result.response as AlarmResponse;
+  }
+
+  /**
+   * Maintenance.Hash: etcd's backend hash, a CRC-32C (Castagnoli) over every bucket in the
+   * order of their names, each contributing its name and then its keys and values in key
+   * order; the consistent index is left out (it is the one thing members may legitimately
+   * differ in at the same revision, as in etcd). Equal on members that applied the same log.
+   * NB: one synchronous pass over the backend, like Snapshot's encoding.
+   */
+  async hash(_req: HashRequest, _ctx?: CallContext): Promise<HashResponse> {
+    const s = this.host.status();
+    const backend = this.storage.backend;
+    let h = 0;
+    for (const bucket of [...BUCKETS].sort()) {
+      h = crc32c(h, Buffer.from(bucket, 'latin1'));
+      for (const [k, v] of backend.range(bucket)) {
+        if (bucket === 'meta' && Buffer.from(k).toString('latin1') === 'consistent_index') continue;
+        h = crc32c(h, k);
+        h = crc32c(h, v);
+      }
+    }
+    return {
+      header: { clusterId: s.clusterId, memberId: s.memberId, revision: this.host.store.currentRevision, raftTerm: s.term },
+      hash: h,
+    };
+  }
 
   async hashKV(req: HashKVRequest, _ctx?: CallContext): Promise<HashKVResponse> {
     const s = this.host.status();
@@ -196,9 +265,33 @@ export class MaintenanceServiceImpl implements MaintenanceService {
       raftIndex: s.commitIndex,
       raftTerm: s.term,
       raftAppliedIndex: s.appliedIndex,
-      errors: [],
+      errors: this.statusErrors(s.leader),
       dbSizeInUse: dbSize,
       isLearner: false,
     };
+  }
+
+  /**
+   * Maintenance.Defragment: the driver's defragmentation where it has one (SQLite: VACUUM);
+   * elsewhere nothing to do (the memory driver's size is its live data; LMDB reuses freed pages
+   * but does not shrink its file: TODO, a compacting copy needs the environment reopened).
+   * No header, as etcd 3.4. NB: holds the event loop for the rewrite, as etcd's Defrag holds
+   * its backend's writes.
+   */
+  async defragment(_req: DefragmentRequest, _ctx?: CallContext): Promise<DefragmentResponse> {
+    try {
+      this.storage.backend.defragment?.();
+    } catch (err) {
+      throw new KvError('Storage', 'defragment failed', { cause: err });
+    }
+    return {};
+  }
+
+  /** etcd's Status.errors: "no leader" when there is none, then each active alarm as text. */
+  private statusErrors(leader: number): string[] {
+    const errors: string[] = [];
+    if (leader === 0) errors.push(ERRORS.NoLeader.message);
+    for (const a of this.alarms?.list() ?? []) errors.push(alarmText(a));
+    return errors;
   }
 }

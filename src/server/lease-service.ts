@@ -18,7 +18,9 @@
  * stops being leader the lessor is demoted.
  */
 import { randomBytes } from 'node:crypto';
-import { inject, injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
+import { LEASE_OVERHEAD_BYTES } from '../core/apply/quota-cost.js';
+import { BackendQuota } from './backend-quota.js';
 import type { InternalRequest, ResponseHeader } from '../core/api/kv.js';
 import {
   MAX_LEASE_TTL_SEC,
@@ -78,6 +80,8 @@ export class LeaseServiceImpl implements LeaseService {
     @inject(Clock) private readonly clock: Clock,
     @inject(Config) private readonly config: Config,
     @inject(Logger) private readonly log: Logger,
+    /** The space quota a grant is checked against (absent in tests of the service alone). */
+    @inject(BackendQuota) @optional() private readonly quota?: BackendQuota,
   ) {
     this.forwarder = new LeaderForwarder(host);
     this.minTtlSec = minLeaseTtlSec(config.heartbeatIntervalMs, config.electionTimeoutMs);
@@ -95,6 +99,7 @@ export class LeaseServiceImpl implements LeaseService {
       if (this.lessor.exists(id)) id = 0;
     }
     const ttl = Math.max(requested, this.minTtlSec);
+    this.quota?.check(LEASE_OVERHEAD_BYTES);
     const resp = await this.write<LeaseGrantResponse>({ leaseGrant: { ID: id, TTL: ttl } }, ctx);
     // Start the new lease's expiry now rather than at the next leader call.
     const now = this.clock.nowMs();

@@ -4,6 +4,7 @@
  * root builds them with toDynamicValue).
  */
 import type { ServiceIdentifier } from 'inversify';
+import type { AlarmStore } from '../core/apply/alarm-store.js';
 import type { Applier } from '../core/apply/applier.js';
 import type { Lessor } from '../core/lease/lessor.js';
 import type { KvStore } from '../core/mvcc/kv-store.js';
@@ -15,5 +16,7 @@ export const KvStoreToken: ServiceIdentifier<KvStore> = Symbol.for('etcetera.KvS
 export const ApplierToken: ServiceIdentifier<Applier> = Symbol.for('etcetera.Applier');
 /** The lease table: recovered from the backend, written by the applier, read by the lease service. */
 export const LessorToken: ServiceIdentifier<Lessor> = Symbol.for('etcetera.Lessor');
+/** The alarm table: loaded from the backend, written by the applier, read by the services. */
+export const AlarmStoreToken: ServiceIdentifier<AlarmStore> = Symbol.for('etcetera.AlarmStore');
 /** Called when the member must stop at once (a storage failure on the log path). */
 export const FatalHandler: ServiceIdentifier<(err: unknown) => void> = Symbol.for('etcetera.FatalHandler');

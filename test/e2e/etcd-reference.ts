@@ -36,7 +36,12 @@ export interface EtcdProcess {
 }
 
 /** Starts `etcd` (member name `e2e`, fresh data dir) and resolves once it serves clients. */
-export async function startEtcd(etcdBin: string): Promise<EtcdProcess> {
+export function startEtcd(etcdBin: string): Promise<EtcdProcess> {
+  return startEtcdWith(etcdBin, []);
+}
+
+/** As `startEtcd`, with extra command-line flags (e.g. `--quota-backend-bytes=300000`). */
+export async function startEtcdWith(etcdBin: string, flags: readonly string[]): Promise<EtcdProcess> {
   const [client, peer] = [await freePort(), await freePort()];
   const dir = tempDir('etcd');
   const proc: ChildProcess = spawn(
@@ -50,6 +55,7 @@ export async function startEtcd(etcdBin: string): Promise<EtcdProcess> {
       `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
       `--initial-cluster=e2e=http://127.0.0.1:${peer}`,
       '--logger=zap',
+      ...flags,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -9,6 +9,7 @@
  * Optional request fields follow proto3: absent means the zero value. A decoded protobuf
  * message may carry `null` for an absent oneof member, so readers use `?? 0` / `?? EMPTY`.
  */
+import type { AlarmRequest } from './alarm.js';
 import type { LeaseCheckpointRequest, LeaseGrantRequest, LeaseRevokeRequest } from './lease.js';
 
 /** Raw bytes. Keys are compared byte-wise (unsigned lexicographic order). */
@@ -228,4 +229,6 @@ export interface InternalRequest {
   leaseRevoke?: LeaseRevokeRequest | null;
   /** Remaining TTLs the leader saw (lease checkpointing). */
   leaseCheckpoint?: LeaseCheckpointRequest | null;
+  /** An alarm raised or cleared (ACTIVATE / DEACTIVATE; a GET is answered without the log). */
+  alarm?: AlarmRequest | null;
 }

@@ -20,6 +20,24 @@
  * checkpoint and a revoke change it and stage their `lease` bucket writes in the same backend
  * batch; a revoke deletes every attached key in ONE revision (keys in byte order, as etcd);
  * every revision's events keep the attachments in step (lessor.applyEvents).
+ *
+ * Alarms: ACTIVATE and DEACTIVATE entries change the alarm table (alarm-store.ts) and stage
+ * their `alarm` bucket writes in the same batch. While an alarm is active the applier refuses,
+ * on every member alike, what etcd 3.4's applierV3Capped and applierV3Corrupt refuse:
+ *
+ *   request              NOSPACE active              CORRUPT active
+ *   Put                  etcdserver: mvcc: database  etcdserver: corrupt cluster
+ *                        space exceeded
+ *   Txn                  refused if a top-level put  refused unless read-only
+ *                        (quota-cost.ts)
+ *   DeleteRange          applied                     refused
+ *   Compaction           applied                     refused
+ *   LeaseGrant           refused                     refused
+ *   LeaseRevoke          applied                     refused
+ *   LeaseCheckpoint      applied                     applied
+ *   Alarm                applied                     applied
+ *
+ * (CORRUPT is checked first; its error wins when both are active, as in etcd.)
  */
 import type {
   Compare,
@@ -47,12 +65,16 @@ import type {
   LeaseRevokeResponse,
 } from '../api/lease.js';
 import { MAX_LEASE_TTL_SEC } from '../api/lease.js';
+import type { AlarmRequest, AlarmResponse } from '../api/alarm.js';
+import { AlarmAction, AlarmType } from '../api/alarm.js';
 import { assert } from '../assert.js';
 import type { Lessor } from '../lease/lessor.js';
 import { CompactedError, FutureRevisionError, KvError, invalidArgument } from '../errors.js';
 import { compareBytes } from '../mvcc/bytes.js';
 import type { KvStore, KvWriteTxn, PutResult, RevisionChanges } from '../mvcc/kv-store.js';
-import { validateCompaction, validateDeleteRange, validatePut, validateTxn } from './validate.js';
+import { AlarmStore } from './alarm-store.js';
+import { txnCost, txnIsReadOnly } from './quota-cost.js';
+import { validateAlarm, validateCompaction, validateDeleteRange, validatePut, validateTxn } from './validate.js';
 
 export type { RevisionChanges } from '../mvcc/kv-store.js';
 
@@ -73,7 +95,8 @@ export interface ApplyResult {
     | CompactionResponse
     | LeaseGrantResponse
     | LeaseRevokeResponse
-    | LeaseCheckpointResponse;
+    | LeaseCheckpointResponse
+    | AlarmResponse;
   readonly error?: KvError;
 }
 
@@ -149,18 +172,22 @@ interface PathCursor {
 export class Applier {
   private readonly leases: LeaseLookup;
   private readonly lessor: Lessor | undefined;
+  /** The alarm table this applier maintains; read by the services (Status, Alarm GET, quota). */
+  readonly alarms: AlarmStore;
 
   /**
    * `options.lessor`: the lease table this applier maintains (recovered from the same backend
    * beforehand); lease entries fail without it. `options.leases`: which lease IDs exist when
-   * there is no lessor; by default none does (a put with a lease fails).
+   * there is no lessor; by default none does (a put with a lease fails). `options.alarms`: the
+   * alarm table, loaded from the same backend beforehand (default: a new, empty one).
    */
   constructor(
     private readonly store: KvStore,
-    options: { leases?: LeaseLookup; lessor?: Lessor } = {},
+    options: { leases?: LeaseLookup; lessor?: Lessor; alarms?: AlarmStore } = {},
   ) {
     this.lessor = options.lessor;
     this.leases = options.lessor ?? options.leases ?? NO_LEASES;
+    this.alarms = options.alarms ?? new AlarmStore();
   }
 
   /**
@@ -196,8 +223,10 @@ export class Applier {
         req.leaseGrant,
         req.leaseRevoke,
         req.leaseCheckpoint,
+        req.alarm,
       ].filter((m) => m !== null && m !== undefined);
       if (members.length !== 1) throw invalidArgument('an entry must carry exactly one request');
+      this.checkAlarms(req);
       let response: ApplyResult['response'];
       if (req.put !== null && req.put !== undefined) response = this.applyPut(req.put, changes);
       else if (req.deleteRange !== null && req.deleteRange !== undefined) response = this.applyDeleteRange(req.deleteRange, changes);
@@ -205,11 +234,58 @@ export class Applier {
       else if (req.compaction !== null && req.compaction !== undefined) response = this.applyCompaction(req.compaction);
       else if (req.leaseGrant !== null && req.leaseGrant !== undefined) response = this.applyLeaseGrant(req.leaseGrant);
       else if (req.leaseRevoke !== null && req.leaseRevoke !== undefined) response = this.applyLeaseRevoke(req.leaseRevoke, changes);
-      else response = this.applyLeaseCheckpoint(req.leaseCheckpoint!);
+      else if (req.leaseCheckpoint !== null && req.leaseCheckpoint !== undefined) response = this.applyLeaseCheckpoint(req.leaseCheckpoint);
+      else response = this.applyAlarm(req.alarm!);
       return { index, requestId, response };
     } catch (e) {
       if (e instanceof KvError) return { index, requestId, error: e };
       throw e;
+    }
+  }
+
+  /** Refuses what an active alarm forbids (the table in the file comment). Throws KvError. */
+  private checkAlarms(req: InternalRequest): void {
+    const alarms = this.alarms;
+    if (alarms.has(AlarmType.CORRUPT)) {
+      const txn = req.txn;
+      if (
+        (req.put ?? req.deleteRange ?? req.compaction ?? req.leaseGrant ?? req.leaseRevoke ?? null) !== null ||
+        (txn !== null && txn !== undefined && !txnIsReadOnly(txn))
+      ) {
+        throw new KvError('Corrupt');
+      }
+    }
+    if (alarms.has(AlarmType.NOSPACE)) {
+      const txn = req.txn;
+      if ((req.put ?? req.leaseGrant ?? null) !== null || (txn !== null && txn !== undefined && txnCost(txn) > 0)) {
+        throw new KvError('NoSpace');
+      }
+    }
+  }
+
+  /**
+   * An alarm entry (etcd's applierV3backend.Alarm): ACTIVATE answers with the alarm (new or
+   * already active), DEACTIVATE with the alarm it cleared or none, GET with the active alarms
+   * of the type (NONE: all). No header, as etcd 3.4.
+   */
+  private applyAlarm(req: AlarmRequest): AlarmResponse {
+    validateAlarm(req);
+    const memberID = req.memberID ?? 0;
+    const type = req.alarm ?? AlarmType.NONE;
+    switch (req.action ?? AlarmAction.GET) {
+      case AlarmAction.ACTIVATE: {
+        const r = this.alarms.activate(memberID, type);
+        if (r.op !== undefined) this.store.stageOp(r.op);
+        return { alarms: [r.alarm] };
+      }
+      case AlarmAction.DEACTIVATE: {
+        const r = this.alarms.deactivate(memberID, type);
+        if (r === undefined) return { alarms: [] };
+        this.store.stageOp(r.op);
+        return { alarms: [r.alarm] };
+      }
+      default:
+        return { alarms: this.alarms.list(type) };
     }
   }
 

@@ -14,6 +14,7 @@
  * a malformed entry that reached the log fails the same way on every member instead of
  * breaking the store.
  */
+import type { AlarmRequest } from '../api/alarm.js';
 import type {
   Compare,
   CompactionRequest,
@@ -258,3 +259,20 @@ export function validateTxn(req: TxnRequest, maxTxnOps: number): void {
   checkIntervals(req.failure ?? []);
 }
 
+
+// ---- alarms ---------------------------------------------------------------------------------
+
+/**
+ * Validates an AlarmRequest's shape: an action of GET, ACTIVATE or DEACTIVATE, a member id
+ * that is a non-negative safe integer, an alarm type that is an int32 (etcd keeps unknown
+ * types as they are). Throws KvError.
+ */
+export function validateAlarm(req: AlarmRequest): void {
+  checkObject(req, 'alarm request');
+  checkEnum(req.action, 2, 'alarm action');
+  checkNonNegative(req.memberID, 'alarm memberID');
+  checkInt(req.alarm, 'alarm type');
+  if (typeof req.alarm === 'number' && (req.alarm < -(2 ** 31) || req.alarm >= 2 ** 31)) {
+    throw invalidArgument('alarm type must be an int32');
+  }
+}

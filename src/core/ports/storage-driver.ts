@@ -47,6 +47,12 @@ export interface Backend {
   sync(): Promise<void>;
   /** Bytes the backend occupies (file size, or an estimate for memory). */
   sizeBytes(): number;
+  /**
+   * Optional: rewrites the store compactly so that the space freed by deletions and compactions
+   * goes back to the file system and `sizeBytes()` shrinks (etcd's Defrag). Synchronous, so no
+   * commit interleaves with it. A driver that cannot do this leaves it out.
+   */
+  defragment?(): void;
   close(): Promise<void>;
 }
 

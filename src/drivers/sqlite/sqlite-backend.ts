@@ -124,6 +124,12 @@ export class SqliteBackend implements Backend {
     }
   }
 
+  /** VACUUM: SQLite rebuilds the file without its free pages (prepared statements survive). */
+  defragment(): void {
+    if (this.closed) throw new Error('sqlite backend is closed');
+    this.db.exec('VACUUM');
+  }
+
   sizeBytes(): number {
     if (this.closed) throw new Error('sqlite backend is closed');
     return (this.pageCount.get() as number) * this.pageSize;

@@ -36,6 +36,10 @@ export class TimedBackend implements Backend {
     return this.inner.sizeBytes();
   }
 
+  defragment(): void {
+    this.inner.defragment?.();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -18,15 +18,17 @@
  * | Maintenance.Hash       | `services.maintenance.hash` when present, else Unimplemented       |
  * | Maintenance.MoveLeader | `services.cluster.moveLeader`; without it, to itself: success,     |
  * |                        | else `etcdserver: bad leader transferee`                           |
- * | Maintenance.Alarm      | GET / DEACTIVATE: no alarms (`{}`, no header, as etcd 3.4);         |
- * |                        | ACTIVATE: Unimplemented (there is no alarm store yet)              |
- * | Maintenance.Defragment | success, no header (nothing to defragment here)                    |
+ * | Maintenance.Alarm      | `services.maintenance.alarm` when present; else GET / DEACTIVATE:  |
+ * |                        | no alarms (`{}`, no header, as etcd 3.4), ACTIVATE: Unimplemented  |
+ * | Maintenance.Defragment | `services.maintenance.defragment` when present, else success; no   |
+ * |                        | header either way                                                  |
  * | Maintenance.Snapshot   | `services.maintenance.snapshot` when present, else Unimplemented   |
  * | Maintenance.Downgrade  | Unimplemented                                                      |
  * | Auth                   | as etcd with auth disabled and no users or roles                   |
  * | grpc.health.v1.Health  | SERVING for service ""                                             |
  */
 import type protobuf from 'protobufjs';
+import type { AlarmRequest, AlarmResponse } from '../../core/api/alarm.js';
 import type { ResponseHeader } from '../../core/api/kv.js';
 import { KvError, Status } from '../../core/errors.js';
 import type { MemberInfo, MoveLeaderRequest } from '../../core/api/cluster.js';
@@ -69,6 +71,10 @@ export class GrpcStatusError extends Error {
 export interface OptionalServices {
   readonly maintenance: MaintenanceService & {
     hash?(req: Record<string, never>, ctx?: CallContext): Promise<{ header: ResponseHeader; hash: number }>;
+    /** Maintenance.Alarm: GET, ACTIVATE, DEACTIVATE of the replicated alarm table. */
+    alarm?(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
+    /** Maintenance.Defragment, where the storage driver can defragment. */
+    defragment?(req: Record<string, never>, ctx?: CallContext): Promise<Record<string, never>>;
   };
 }
 
@@ -317,18 +323,23 @@ unary(CLUSTER, 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse',
 const MAINT = 'etcdserverpb.Maintenance';
 /** AlarmRequest.AlarmAction. */
 const ALARM_ACTIVATE = 1;
-unary(MAINT, 'Alarm', 'AlarmRequest', 'AlarmResponse', '/v3/maintenance/alarm', async (_e, r: { action: number }) => {
-  // No alarm store exists yet: nothing is ever raised, so GET lists none and DEACTIVATE has
-  // nothing to clear; etcd 3.4 answers both without a header.
+unary(MAINT, 'Alarm', 'AlarmRequest', 'AlarmResponse', '/v3/maintenance/alarm', async (e, r: AlarmRequest, c) => {
+  const m = e.services.maintenance;
+  if (m.alarm !== undefined) return m.alarm.call(m, r, c);
+  // Services without an alarm table (test doubles): nothing is ever raised, so GET lists none
+  // and DEACTIVATE has nothing to clear; etcd 3.4 answers both without a header.
   if (r.action === ALARM_ACTIVATE) throw notServed('/etcdserverpb.Maintenance/Alarm ACTIVATE');
   return { alarms: [] };
 });
 unary(MAINT, 'Status', 'StatusRequest', 'StatusResponse', '/v3/maintenance/status', (e, r, c) =>
   e.services.maintenance.status(r, c),
 );
-// The backends compact in place (LMDB reuses freed pages, SQLite vacuums on its own terms), so
-// a defragmentation has nothing to do; etcd 3.4 answers without a header.
-unary(MAINT, 'Defragment', 'DefragmentRequest', 'DefragmentResponse', '/v3/maintenance/defragment', async () => ({}));
+// The services defragment where the driver can; without them (test doubles) there is nothing
+// to do. etcd 3.4 answers without a header.
+unary(MAINT, 'Defragment', 'DefragmentRequest', 'DefragmentResponse', '/v3/maintenance/defragment', async (e, r, c) => {
+  const m = e.services.maintenance;
+  return m.defragment === undefined ? {} : m.defragment.call(m, r, c);
+});
 unary(MAINT, 'Hash', 'HashRequest', 'HashResponse', '/v3/maintenance/hash', (e, r, c) => {
   const m = e.services.maintenance;
   if (m.hash === undefined) throw notServed('/etcdserverpb.Maintenance/Hash');

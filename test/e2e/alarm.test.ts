@@ -1,0 +1,154 @@
+// The space quota and the NOSPACE alarm end to end: a real etcetera server process (SQLite, so
+// that defrag really shrinks the file) with a 300 kB quota-backend-bytes, and, when Debian's
+// etcd 3.4 is installed, a real etcd with the same quota, both driven by the real etcdctl with
+// the same command sequence: put 30 kB values until a put fails with etcd's "database space
+// exceeded", then the alarm is listed (`memberID:<id> alarm:NOSPACE `), writes fail, reads
+// work, Status.errors lists it; on etcetera the alarm survives a restart; then delete,
+// compaction, defrag and `alarm disarm`, after which writes succeed and no alarm is left.
+// Outputs are compared with written expectations on both servers, normalized for member ids,
+// ports, revisions and counts (the two backends grow differently, so the fill differs).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { startEtcdWith, which, type EtcdProcess } from './etcd-reference.js';
+import { startServer, type ServerProcess } from './harness.js';
+
+const ETCDCTL = which('etcdctl');
+const ETCD = which('etcd');
+const QUOTA = 300_000;
+const VALUE = 'x'.repeat(30_000);
+const NOSPACE_ERR = 'Error: etcdserver: mvcc: database space exceeded\n';
+
+interface Target {
+  readonly name: 'etcetera' | 'etcd';
+  endpoint: string;
+}
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function ctl(t: Target, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(ETCDCTL!, [`--endpoints=${t.endpoint}`, '--dial-timeout=3s', '--command-timeout=5s', ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** Drops clientv3's JSON log lines; hides the endpoint, member ids, revisions. */
+function normalize(t: Target, s: string): string {
+  return s
+    .split('\n')
+    .filter((l) => !l.startsWith('{"level"'))
+    .join('\n')
+    .replaceAll(t.endpoint, '<EP>')
+    .replace(/memberID:\d+/g, 'memberID:<ID>')
+    .replace(/compacted revision \d+/g, 'compacted revision <REV>');
+}
+
+async function check(targets: Target[], args: (t: Target) => string[], want: { out?: string; err?: string; code?: number }): Promise<void> {
+  await Promise.all(
+    targets.map(async (t) => {
+      const a = args(t);
+      const r = await ctl(t, a);
+      const label = `${t.name}: etcdctl ${a.join(' ').slice(0, 80)}\nstdout: ${r.out.slice(0, 300)}\nstderr: ${r.err.slice(0, 300)}`;
+      assert.equal(normalize(t, r.out), want.out ?? '', label);
+      if (want.err !== undefined) assert.equal(normalize(t, r.err), want.err, label);
+      assert.equal(r.code, want.code ?? 0, label);
+    }),
+  );
+}
+
+/** Status.errors and the header revision of `t`, from `endpoint status -w json`. */
+async function status(t: Target): Promise<{ errors: string[]; revision: number }> {
+  const r = await ctl(t, ['endpoint', 'status', '-w', 'json']);
+  assert.equal(r.code, 0, r.err);
+  const [row] = JSON.parse(r.out) as { Status: { errors?: string[]; header: { revision: number } } }[];
+  return { errors: (row!.Status.errors ?? []).map((e) => normalize(t, e)), revision: row!.Status.header.revision };
+}
+
+let etcetera: ServerProcess | undefined;
+let etcd: EtcdProcess | undefined;
+
+after(async () => {
+  await etcetera?.stop();
+  await etcd?.stop();
+});
+
+test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compared with etcd 3.4', { timeout: 180_000 }, async (t) => {
+  assert.ok(ETCDCTL !== null, "etcdctl is not installed: install Debian's etcd-client (apt-get install -y etcd-client etcd-server)");
+  etcetera = await startServer({ driver: 'sqlite', grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
+  const targets: Target[] = [{ name: 'etcetera', endpoint: etcetera.grpc!.replace('grpc://', '') }];
+  if (ETCD !== null) {
+    etcd = await startEtcdWith(ETCD, [`--quota-backend-bytes=${QUOTA}`]);
+    targets.push({ name: 'etcd', endpoint: etcd.endpoint });
+  } else {
+    t.diagnostic('etcd is not installed: outputs are checked against the written expectations only');
+  }
+  const all = (): Target[] => targets;
+
+  await t.test('puts succeed until the quota is reached, then fail with etcd error', async () => {
+    await Promise.all(
+      targets.map(async (tg) => {
+        let failed: Run | undefined;
+        let n = 0;
+        for (; n < 100 && failed === undefined; n++) {
+          const r = await ctl(tg, ['put', `k${n}`, VALUE]);
+          if (r.code !== 0) failed = r;
+          else assert.equal(r.out, 'OK\n');
+        }
+        assert.ok(failed !== undefined, `${tg.name}: 100 puts of 30 kB fit a 300 kB quota`);
+        assert.ok(n > 3, `${tg.name}: the quota refused a put after only ${n - 1}`);
+        assert.equal(normalize(tg, failed.err), NOSPACE_ERR, tg.name);
+      }),
+    );
+  });
+
+  await t.test('the member raised a NOSPACE alarm: listed, in Status.errors, writes fail, reads work', async () => {
+    await check(all(), () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    await check(all(), () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
+    await check(all(), () => ['lease', 'grant', '60'], { err: 'Error: failed to grant lease (etcdserver: mvcc: database space exceeded)\n', code: 1 });
+    await check(all(), () => ['get', 'k0', '--keys-only'], { out: 'k0\n\n' });
+    for (const tg of targets) assert.deepEqual((await status(tg)).errors, ['memberID:<ID> alarm:NOSPACE '], tg.name);
+  });
+
+  await t.test('etcetera: the alarm survives a restart', async () => {
+    const dataDir = etcetera!.dataDir;
+    assert.equal(await etcetera!.stop(), 0);
+    etcetera = await startServer({ driver: 'sqlite', dataDir, grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
+    targets[0]!.endpoint = etcetera.grpc!.replace('grpc://', '');
+    await check([targets[0]!], () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    await check([targets[0]!], () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
+  });
+
+  await t.test('delete, compaction and defrag keep the alarm; disarm clears it and writes succeed', async () => {
+    await Promise.all(
+      targets.map(async (tg) => {
+        const r = await ctl(tg, ['del', '--prefix', 'k']);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.out, /^\d+\n$/);
+      }),
+    );
+    const revs = new Map(await Promise.all(targets.map(async (tg) => [tg.name, (await status(tg)).revision] as const)));
+    await check(all(), (tg) => ['compaction', String(revs.get(tg.name))], { out: 'compacted revision <REV>\n' });
+    await check(all(), () => ['defrag'], { out: 'Finished defragmenting etcd member[<EP>]\n' });
+    // Space is back, but the alarm still caps writes until it is disarmed.
+    await check(all(), () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
+    await check(all(), () => ['alarm', 'disarm'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    await check(all(), () => ['alarm', 'list'], {});
+    await check(all(), () => ['put', 'a', 'b'], { out: 'OK\n' });
+    await check(all(), () => ['get', 'a', '--print-value-only'], { out: 'b\n' });
+    await check(all(), () => ['alarm', 'disarm'], {});
+    for (const tg of targets) assert.deepEqual((await status(tg)).errors, [], tg.name);
+  });
+});
