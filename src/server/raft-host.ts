@@ -387,14 +387,24 @@ export class RaftHost implements ConsensusHost {
         }, this.options.requestTimeoutMs),
       };
       this.confWaiters.add(w);
-      if (!this.node.proposeConfChange(cc)) {
+      const attempt = (): void => {
+        if (!this.confWaiters.has(w)) return;
+        if (this.node.proposeConfChange(cc)) {
+          this.kick();
+          return;
+        }
+        if (this.node.confChangePending() && !this.stopped) {
+          // Another change, or a new leader's first entry, is still being applied (a change
+          // sent right after an election or a move-leader lands here): try again shortly.
+          setTimeout(attempt, this.options.tickMs);
+          return;
+        }
         this.confWaiters.delete(w);
         clearTimeout(w.timer);
-        // Another change is still being applied, or the change is invalid (the last voter).
+        // Not the leader any more, or the change is invalid (e.g. removing the last voter).
         reject(new KvError('ReconfigFailed'));
-        return;
-      }
-      this.kick();
+      };
+      attempt();
     });
   }
 

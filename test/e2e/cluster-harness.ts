@@ -5,17 +5,26 @@ import { join } from 'node:path';
 import { startServer, tempDir, type ServerProcess } from './harness.js';
 import { Client } from '../../src/client/client.js';
 
-/** Ports the OS says are free now (bound then released; fine on a quiet loopback). */
+/**
+ * `n` distinct ports that are free now, drawn at random below the kernel's ephemeral range
+ * (32768+), each checked by binding it. A port the OS handed out for "port 0" and released could
+ * be handed to another process's port-0 bind before our server binds it (tests run in
+ * parallel); ports outside that range are never handed out that way. Another harness could
+ * still draw the same port, rarely: `Cluster.start` retries on a failed start.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res) => {
+  const ports = new Set<number>();
+  while (ports.size < n) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (ports.has(port)) continue;
+    const free = await new Promise<boolean>((res) => {
       const s = createServer();
-      s.listen(0, '127.0.0.1', () => res(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (free) ports.add(port);
+  }
+  return [...ports];
 }
 
 export interface ClusterOptions {
@@ -81,7 +90,22 @@ export class Cluster {
       grpc: false,
       ...options,
     };
-    const c = new Cluster(o);
+    for (let attempt = 1; ; attempt++) {
+      const c = new Cluster(o);
+      try {
+        await c.startAll();
+        return c;
+      } catch (err) {
+        // A member failed to start (a port taken in the meantime): stop the others, try again.
+        await c.stop();
+        if (attempt === 3) throw err;
+      }
+    }
+  }
+
+  private async startAll(): Promise<void> {
+    const c = this;
+    const o = this.o;
     const ports = await freePorts(o.size * 4);
     const base = tempDir('cluster');
     c.base = base;
@@ -104,8 +128,9 @@ export class Cluster {
       (c.members[i] as { tcpPort?: number }).tcpPort = ports[i * 4 + 2];
       (c.members[i] as { grpcPort?: number }).grpcPort = ports[i * 4 + 3];
     }
-    await Promise.all(c.members.map((_, i) => c.startMember(i)));
-    return c;
+    const started = await Promise.allSettled(c.members.map((_, i) => c.startMember(i)));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   /** Starts (or restarts) member `i` on its data dir and fixed ports. */

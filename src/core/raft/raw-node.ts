@@ -135,6 +135,14 @@ export class RawNode {
    * Proposes a membership change. Dropped (false) for the reasons of `propose`, and on a leader
    * when another change is not yet applied or the change is invalid (removing the last voter).
    */
+  /**
+   * Whether a conf change (or a new leader's first entry, which counts as one) is appended but
+   * not yet applied: `proposeConfChange` is refused until it is, so a caller may wait and retry.
+   */
+  confChangePending(): boolean {
+    return this.raft.pendingConfIndex > this.raft.log.applied;
+  }
+
   proposeConfChange(cc: ConfChange): boolean {
     const data = encodeConfChange(cc);
     return this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data }] }));
