@@ -222,7 +222,7 @@ export class WalLogStore extends LogStoreBase implements LogStore {
   ) {
     super();
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    this.syncOnMainThread = options.syncOnMainThread ?? true;
+    this.syncOnMainThread = options.syncOnMainThread ?? process.env['WAL_SYNC'] !== 'pool'; // TEMP
     this.cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.preallocate = options.preallocate ?? true;
     assert(this.segmentBytes >= 4096 && this.segmentBytes < 2 ** 31, `wal segment size ${this.segmentBytes} out of range`);
