@@ -14,8 +14,8 @@ import type { LogStore, StorageDriver, StorageHandles } from '../../core/ports/s
 import { LmdbBackend } from './lmdb-backend.js';
 import { LmdbLogStore } from './lmdb-log-store.js';
 import type { WalOptions } from '../wal/wal-log-store.js';
-import { WalLogStore, fsyncDir } from '../wal/wal-log-store.js';
-import { importIntoWal } from '../wal/wal-import.js';
+import { fsyncDir } from '../wal/wal-log-store.js';
+import { openWalImporting } from '../wal/wal-import.js';
 
 /** See the file comment. Each open() opens fresh handles; close both before opening again. */
 export class LmdbDriver implements StorageDriver {
@@ -37,20 +37,14 @@ export class LmdbDriver implements StorageDriver {
 }
 
 /** Opens `<dataDir>/wal`, importing a previous version's `<dataDir>/log` first if needed. */
-async function openLog(dataDir: string, options: WalOptions): Promise<LogStore> {
-  const walDir = join(dataDir, 'wal');
+function openLog(dataDir: string, options: WalOptions): Promise<LogStore> {
   const oldDir = join(dataDir, 'log');
-  if (existsSync(join(oldDir, 'data.mdb'))) {
-    if (!existsSync(walDir)) {
-      const old = LmdbLogStore.open(oldDir);
-      try {
-        await importIntoWal(old, walDir, options);
-      } finally {
-        await old.close();
-      }
-    }
-    rmSync(oldDir, { recursive: true, force: true });
-    fsyncDir(dataDir);
-  }
-  return WalLogStore.open(walDir, options);
+  return openWalImporting(join(dataDir, 'wal'), {
+    exists: () => existsSync(join(oldDir, 'data.mdb')),
+    open: () => LmdbLogStore.open(oldDir),
+    remove: () => {
+      rmSync(oldDir, { recursive: true, force: true });
+      fsyncDir(dataDir);
+    },
+  }, options);
 }

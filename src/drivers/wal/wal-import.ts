@@ -44,3 +44,33 @@ export async function importIntoWal(from: LogStore, target: string, options: Wal
   fs.renameSync(tmp, target);
   fsyncDir(dirname(target));
 }
+
+/** A previous version's log in a data directory, as `openWalImporting` needs to see it. */
+export interface LegacyLog {
+  /** Whether it is there. */
+  exists(): boolean;
+  /** Opens it for reading. */
+  open(): LogStore;
+  /** Deletes it (after a finished import), durably. */
+  remove(): void;
+}
+
+/**
+ * Opens the WAL in `walDir`; if `legacy` exists and the WAL does not, imports it first. If both
+ * exist, an earlier import finished (the WAL is renamed into place last) and only the deletion
+ * of the old log was interrupted: it is deleted now, not imported again.
+ */
+export async function openWalImporting(walDir: string, legacy: LegacyLog, options: WalOptions = {}): Promise<WalLogStore> {
+  if (legacy.exists()) {
+    if (!fs.existsSync(walDir)) {
+      const old = legacy.open();
+      try {
+        await importIntoWal(old, walDir, options);
+      } finally {
+        await old.close();
+      }
+    }
+    legacy.remove();
+  }
+  return WalLogStore.open(walDir, options);
+}

@@ -152,7 +152,8 @@ export function fsyncDir(dir: string): void {
 }
 
 function isZero(b: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  const end = Math.min(to, b.byteLength);
+  for (let i = from; i < end; i++) if (b[i] !== 0) return false;
   return true;
 }
 
@@ -515,17 +516,17 @@ function replay(dir: string): Replayed {
   let tail: Replayed['tail'];
   try {
     // Trailing segments holding nothing but zeros (created, never written) are dropped.
+    // Segments are read one at a time, so that replay holds one in memory, not all of them.
     const files = names.map((n) => ({ name: n, path: join(dir, n) }));
-    const contents = files.map((f) => fs.readFileSync(f.path));
     let last = files.length - 1;
-    while (last >= 0 && isZero(contents[last]!, 0, contents[last]!.byteLength)) {
+    while (last >= 0 && isZero(fs.readFileSync(files[last]!.path), 0, Infinity)) {
       fs.unlinkSync(files[last]!.path);
       last--;
     }
     if (last < files.length - 1) fsyncDir(dir);
     for (let k = 0; k <= last; k++) {
       const { name, path } = files[k]!;
-      const file = contents[k]!;
+      const file = fs.readFileSync(path);
       const isLast = k === last;
       const seq = parseInt(SEGMENT_NAME.exec(name)![1]!, 16);
       if (segments.length > 0) {
@@ -621,14 +622,19 @@ function replay(dir: string): Replayed {
         off = align(off + FRAME_HEADER_BYTES + bodyBytes);
       }
       if (isLast) {
-        if (!isZero(file, off, file.byteLength)) {
+        let size = file.byteLength;
+        if (!isZero(file, off, size)) {
           // A torn tail: never acknowledged (its fdatasync did not return). Cut it durably.
           fs.ftruncateSync(seg.fd, off);
           fs.fdatasyncSync(seg.fd);
+          size = off;
         }
         // A sealed or frame-less last segment is not appended to: a new one is started.
-        if (!sealed && frames > 0) tail = { seg, pos: off, size: Math.max(off, isZero(file, off, file.byteLength) ? file.byteLength : off) };
+        if (!sealed && frames > 0) tail = { seg, pos: off, size };
         else if (frames === 0) {
+          // Torn while being started (its STATE frame is fsync'd before anything else goes in).
+          // Only a first segment may start a log from nothing: any other one needs a predecessor.
+          if (segments.length === 1 && seq !== 0) throw new WalCorruptError(path, 0, 'the only segment has no valid STATE frame');
           fs.closeSync(seg.fd);
           segments.pop();
           fs.unlinkSync(path);
