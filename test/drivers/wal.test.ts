@@ -3,7 +3,7 @@
 // zeros in place) recovers to the previous frame and accepts appends; a byte flipped mid-log,
 // or in an earlier segment, refuses to open naming the file and offset; rollover with small
 // segments; compaction deleting segments; hard state, snapshots and suffix truncation across
-// reopen; import of a previous version's LMDB log. Then the shared conformance suite again
+// reopen; import of a previous version's LMDB or SQLite log. Then the shared conformance suite again
 // with tiny segments, no read cache and fdatasync on the thread pool.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,8 @@ import { WalCorruptError, WalLogStore } from '../../src/drivers/wal/wal-log-stor
 import { crc32, crc32Table } from '../../src/drivers/wal/crc32.js';
 import { LmdbLogStore } from '../../src/drivers/lmdb/lmdb-log-store.js';
 import { LmdbDriver } from '../../src/drivers/lmdb/lmdb-driver.js';
+import { SqliteLogStore } from '../../src/drivers/sqlite/sqlite-log-store.js';
+import { SqliteDriver } from '../../src/drivers/sqlite/sqlite-driver.js';
 import { storageDriverSuite } from '../conformance/storage-driver.suite.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -333,6 +335,31 @@ describe('wal: import of an LMDB log (data dirs of the previous version)', () =>
       assert.deepEqual(h.logStore.entries(1, 2), [entry(1, 1)]);
       assert.equal(h.logStore.lastIndex(), 1);
       assert.equal(fs.existsSync(join(dir, 'log')), false);
+      await h.logStore.close();
+      await h.backend.close();
+    });
+  });
+});
+
+describe('wal: import of a SQLite log.db', () => {
+  it('imports once, removes log.db, and keeps everything', async () => {
+    await withDir(async (dir) => {
+      const old = new SqliteLogStore(join(dir, 'log.db'));
+      for (let i = 1; i <= 30; i++) await old.save({ entries: [entry(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+      await old.compact({ index: 5, term: 1, voters: [1], learners: [] });
+      await old.close();
+      const driver = new SqliteDriver();
+      let h = await driver.open(dir);
+      assert.ok(h.logStore instanceof WalLogStore);
+      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('log.db')), []);
+      assert.equal(h.logStore.firstIndex(), 6);
+      assert.deepEqual(h.logStore.snapshotMeta(), { index: 5, term: 1, voters: [1], learners: [] });
+      assert.deepEqual(h.logStore.hardState(), { term: 1, vote: 1, commit: 30 });
+      assert.deepEqual(h.logStore.entries(6, 31), Array.from({ length: 25 }, (_, i) => entry(i + 6, 1)));
+      await h.logStore.close();
+      await h.backend.close();
+      h = await driver.open(dir);
+      assert.equal(h.logStore.lastIndex(), 30);
       await h.logStore.close();
       await h.backend.close();
     });

@@ -15,6 +15,7 @@ import { LmdbBackend } from './lmdb-backend.js';
 import { LmdbLogStore } from './lmdb-log-store.js';
 import type { WalOptions } from '../wal/wal-log-store.js';
 import { fsyncDir } from '../wal/wal-log-store.js';
+import type { LegacyLog } from '../wal/wal-import.js';
 import { openWalImporting } from '../wal/wal-import.js';
 
 /** See the file comment. Each open() opens fresh handles; close both before opening again. */
@@ -39,12 +40,13 @@ export class LmdbDriver implements StorageDriver {
 /** Opens `<dataDir>/wal`, importing a previous version's `<dataDir>/log` first if needed. */
 function openLog(dataDir: string, options: WalOptions): Promise<LogStore> {
   const oldDir = join(dataDir, 'log');
-  return openWalImporting(join(dataDir, 'wal'), {
+  const legacy: LegacyLog = {
     exists: () => existsSync(join(oldDir, 'data.mdb')),
     open: () => LmdbLogStore.open(oldDir),
     remove: () => {
       rmSync(oldDir, { recursive: true, force: true });
       fsyncDir(dataDir);
     },
-  }, options);
+  };
+  return openWalImporting(join(dataDir, 'wal'), legacy, options);
 }
