@@ -14,15 +14,16 @@
  * change as the records of one frame, writes it with one pwrite and fdatasyncs; saves called
  * meanwhile ride the next frame. Frames are written in call order, so saves apply in call order.
  *
- * Which thread fdatasyncs. Measured on this project's machine (ext4 on a virtio disk, 2 cores):
- * an fdatasync called synchronously on the main thread costs ~0.09 ms at p50, the same through
- * libuv's thread pool ~0.11–0.14 ms (the hop to a pool thread and back through the event loop).
- * With one request in flight that is the whole difference, and with 256 in flight the hosts
- * already send one save at a time (they batch proposals while a save is in flight), so there is
- * nothing for the event loop to overlap with the fsync that it could not do right after it:
- * the default is the main thread (`syncOnMainThread`). NB: that blocks the event loop for the
- * fsync (~0.1 ms here, but as long as the disk takes); the pool is the better choice on a disk
- * with slow flushes, hence the option.
+ * Which thread fdatasyncs. Measured on this project's machine (ext4 on a virtio disk, 2 cores
+ * shared with other work, so noisy; medians of 3 runs): a 300-byte save alone took p50 0.08 ms
+ * fsync'd on the main thread and 0.107 ms through libuv's thread pool (the hop to a pool thread
+ * and back through the event loop); end to end, a single member's put over tcp took p50
+ * 0.27 ms vs 0.36 ms with 1 in flight, and managed ~41,700 vs ~26,300 puts/s with 256 in
+ * flight. The hosts send one save at a time and batch the proposals that arrive meanwhile, so
+ * the event loop has little to overlap with an fsync that it could not do right after it. The
+ * default is therefore the main thread (`syncOnMainThread`). NB: that blocks the event loop for
+ * as long as the disk takes to flush (~0.1 ms here); on a disk with slow flushes the pool is
+ * the better choice, hence the option.
  *
  * Preallocation. An fdatasync that also has to make a larger file size (and newly allocated
  * blocks) durable commits the ext4 journal; one that overwrites blocks already allocated and
@@ -41,14 +42,14 @@
  * frame followed by a valid one, a segment that does not end with a SEAL, records that do not
  * parse) refuses to open with the file and offset, because acknowledged entries may lie beyond.
  *
- * Compaction and snapshots write a SNAPSHOT record; once it is durable, segments whose every
- * retained entry lies below the new first index are deleted. Every segment starts with a STATE
+ * Compaction and snapshots write a SNAPSHOT record; once it is durable, the segments before
+ * the one holding the first retained entry are deleted (and the directory fsync'd). Every segment starts with a STATE
  * frame (hard state and snapshot point at its start), so replay can begin at whichever segment
  * is now the oldest; entries of deleted segments leave a gap that the replayed SNAPSHOT record
  * must cover, and replay checks that it does.
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LogStoreBase } from '../common/log-store-base.js';
 import type { Entry, EntryType, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../core/ports/storage-driver.js';
 import { assert } from '../../core/assert.js';
@@ -75,6 +76,8 @@ export interface WalOptions {
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
 const DEFAULT_CACHE_BYTES = 16 * 2 ** 20;
+// What a cached entry costs besides its data, so that the cache of empty entries is bounded too.
+const SLOT_OVERHEAD_BYTES = 64;
 const FILL_CHUNK_BYTES = 2 ** 20;
 const SEGMENT_NAME = /^([0-9a-f]{16})\.wal$/;
 
@@ -243,8 +246,17 @@ export class WalLogStore extends LogStoreBase implements LogStore {
    * tail, and throws `WalCorruptError` on damage that may hide acknowledged entries.
    */
   static open(dir: string, options: WalOptions = {}): WalLogStore {
-    fs.mkdirSync(dir, { recursive: true });
-    return new WalLogStore(dir, options, replay(dir));
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      fsyncDir(dirname(dir));
+    }
+    const r = replay(dir);
+    try {
+      return new WalLogStore(dir, options, r);
+    } catch (err) {
+      for (const s of r.segments) fs.closeSync(s.fd);
+      throw err;
+    }
   }
 
   protected readonly driverName = 'wal';
@@ -401,7 +413,7 @@ export class WalLogStore extends LogStoreBase implements LogStore {
           s.pos = at + offsets[j]!;
           s.data = plain(frame.bytes.subarray(offsets[j]!, offsets[j]! + s.bytes));
           this.cached.push(s);
-          this.cachedBytes += s.bytes;
+          this.cachedBytes += s.bytes + SLOT_OVERHEAD_BYTES;
         });
       }
       if (c.hardState !== undefined) r++;
@@ -490,7 +502,7 @@ export class WalLogStore extends LogStoreBase implements LogStore {
     while (this.cachedBytes > this.cacheBytes && this.cacheHead < this.cached.length) {
       const s = this.cached[this.cacheHead++]!;
       s.data = undefined;
-      this.cachedBytes -= s.bytes;
+      this.cachedBytes -= s.bytes + SLOT_OVERHEAD_BYTES;
     }
     if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cached.length) {
       this.cached = this.cached.slice(this.cacheHead);
