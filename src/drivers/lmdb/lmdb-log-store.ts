@@ -1,6 +1,8 @@
 /**
- * The LMDB driver's LogStore: its own LMDB environment (`<dataDir>/log/data.mdb`), separate from
- * the backend's because the two want opposite durability settings. Two sub-databases:
+ * The LMDB driver's former LogStore, kept to read data directories of earlier versions (the
+ * driver now imports it into a WalLogStore on open, see lmdb-driver.ts): its own LMDB
+ * environment (`<dataDir>/log/data.mdb`), separate from the backend's because the two want
+ * opposite durability settings. Two sub-databases:
  *
  *     entries   key: logIndex, 8 bytes big-endian     value: term u64be | type u8 | data
  *     meta      'hardState' → JSON    'snapshot' → JSON (SnapshotMeta)

@@ -1,6 +1,8 @@
 /**
- * The SQLite driver's LogStore: `<dataDir>/log.db`, in WAL mode with `synchronous=FULL`, so a
- * committed transaction's WAL frames are fsynced before COMMIT returns.
+ * The SQLite driver's former LogStore, kept to read data directories of earlier versions (the
+ * driver now imports it into a WalLogStore on open, see sqlite-driver.ts): `<dataDir>/log.db`,
+ * in WAL mode with `synchronous=FULL`, so a committed transaction's WAL frames are fsynced
+ * before COMMIT returns.
  *
  *     entries (idx BLOB PRIMARY KEY, term INTEGER, type INTEGER, data BLOB) WITHOUT ROWID
  *             idx = logIndex as 8 bytes big-endian (BLOB order = numeric order)
