@@ -63,11 +63,11 @@ type call struct {
 }
 
 type framedStream struct {
-	c    *framedClient
-	id   uint32
-	in   chan []byte
-	mu   sync.Mutex
-	err  error
+	c   *framedClient
+	id  uint32
+	in  chan []byte
+	mu  sync.Mutex
+	err error
 }
 
 type framedClient struct {

@@ -70,10 +70,10 @@ func selfCPUSeconds() float64 {
 
 // window samples server and generator CPU (and server RSS) at its start and end.
 type window struct {
-	pids               []int
-	t0                 time.Time
-	srv0, self0, rss0  float64
-	secs, srv, self    float64
+	pids                []int
+	t0                  time.Time
+	srv0, self0, rss0   float64
+	secs, srv, self     float64
 	rssBefore, rssAfter float64
 }
 

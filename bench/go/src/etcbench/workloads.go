@@ -245,10 +245,10 @@ func runTxn(o *Options) (*Result, error) {
 	}
 	final, _ := strconv.ParseInt(string(res.Kvs[0].Value), 10, 64)
 	r.Extra = map[string]interface{}{
-		"successes":      measuredSuccesses,
+		"successes":       measuredSuccesses,
 		"successesPerSec": float64(measuredSuccesses) / r.Seconds,
-		"finalCount":     final,
-		"countOk":        final == successes,
+		"finalCount":      final,
+		"countOk":         final == successes,
 	}
 	return r, nil
 }
