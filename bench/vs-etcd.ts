@@ -16,9 +16,10 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { commit, machine } from './common.js';
 import { ROOT, startServer, tempDir } from '../test/e2e/harness.js';
-import { Cluster, freePorts } from '../test/e2e/cluster-harness.js';
+import { freePorts } from '../test/e2e/cluster-harness.js';
 import {
   formatNumber,
+  metricValue,
   parseArgs,
   record,
   renderSection,
@@ -173,48 +174,72 @@ async function startEtcd(size: number): Promise<Deployment> {
 
 const hostPort = (url: string | undefined): string | undefined => url?.replace(/^[a-z]+:\/\//, '');
 
-/** Starts `size` etcetera members (the real binary, LMDB) with gRPC, tcp and ws listeners. */
+/**
+ * Starts `size` etcetera members (the real binary, LMDB) with gRPC, tcp and ws listeners; for
+ * more than one, a cluster on loopback with peers over tcp. If one member fails to start, the
+ * others are stopped again.
+ */
 async function startEtcetera(size: number): Promise<Deployment> {
-  const settings = { heartbeatMs: SETTINGS.heartbeatMs, electionMs: SETTINGS.electionMs, snapshotCount: SETTINGS.snapshotCount };
-  if (size === 1) {
-    const base = tempDir('vs-etcd-etcetera');
-    const dataDir = join(base, 'member');
-    const s = await startServer({
-      driver: 'lmdb',
-      name: 'bench',
-      dataDir,
-      grpcAddress: '127.0.0.1:0',
-      extra: [
-        `heartbeat-interval: ${settings.heartbeatMs}`,
-        `election-timeout: ${settings.electionMs}`,
-        `snapshot-count: ${settings.snapshotCount}`,
-      ].join('\n'),
-    });
-    children.add(s.proc);
-    return {
-      members: [{ pid: s.proc.pid!, dataDir, endpoints: { grpc: hostPort(s.grpc)!, tcp: s.tcp, ws: s.ws } }],
-      stop: async () => {
-        await stopChild(s.proc);
-        rmSync(base, { recursive: true, force: true });
-      },
-    };
+  const base = tempDir('vs-etcd-etcetera');
+  const ports = await freePorts(4 * size);
+  const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+  const cluster = names.map((n, i) => `${n}=tcp://127.0.0.1:${ports[4 * i]}`).join(',');
+  const settings = [
+    `heartbeat-interval: ${SETTINGS.heartbeatMs}`,
+    `election-timeout: ${SETTINGS.electionMs}`,
+    `snapshot-count: ${SETTINGS.snapshotCount}`,
+  ];
+  const started = await Promise.allSettled(
+    names.map((name, i) =>
+      startServer({
+        driver: 'lmdb',
+        name,
+        dataDir: join(base, name),
+        grpcAddress: `127.0.0.1:${ports[4 * i + 1]}`,
+        tcpAddress: `127.0.0.1:${ports[4 * i + 2]}`,
+        wsAddress: `127.0.0.1:${ports[4 * i + 3]}`,
+        extra: [
+          ...settings,
+          ...(size === 1
+            ? []
+            : [`listen-peer-urls: tcp://127.0.0.1:${ports[4 * i]}`, `initial-cluster: ${cluster}`, `initial-cluster-token: vs-etcd-${ports[0]}`]),
+        ].join('\n'),
+      }),
+    ),
+  );
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  for (const s of servers) children.add(s.proc);
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => stopChild(s.proc)));
+    rmSync(base, { recursive: true, force: true });
+  };
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await stop();
+    throw failed.reason;
   }
-  const c = await Cluster.start({ size, driver: 'lmdb', peerTransport: 'tcp', grpc: true, ...settings });
-  for (const m of c.members) children.add(m.server!.proc);
   return {
-    members: c.members.map((m) => ({
-      pid: m.server!.proc.pid!,
-      dataDir: m.dataDir,
-      endpoints: { grpc: hostPort(m.server!.grpc)!, tcp: m.server!.tcp, ws: m.server!.ws },
-    })),
-    stop: async () => {
-      await Promise.all(c.members.map((m) => (m.server ? stopChild(m.server.proc) : undefined)));
-      rmSync(dirname(c.members[0]!.dataDir), { recursive: true, force: true });
-    },
+    members: servers.map((s) => ({ pid: s.proc.pid!, dataDir: s.dataDir, endpoints: { grpc: hostPort(s.grpc)!, tcp: s.tcp, ws: s.ws } })),
+    stop,
   };
 }
 
-const startSide = (side: Side, size: number): Promise<Deployment> => (side === 'etcd' ? startEtcd(size) : startEtcetera(size));
+/**
+ * Starts etcd (side 'etcd') or etcetera members, trying up to three times. NB: ports are
+ * picked free, released, then bound by the server, so on a machine where other processes
+ * open connections meanwhile one may be taken in between (EADDRINUSE); a new try picks
+ * new ports.
+ */
+async function startSide(side: Side, size: number): Promise<Deployment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (side === 'etcd' ? startEtcd(size) : startEtcetera(size));
+    } catch (e) {
+      if (attempt === 3) throw e;
+      progress(`${side === 'etcd' ? 'etcd' : 'etcetera'} did not start (${brief(e)}); trying again`);
+    }
+  }
+}
 
 /** Runs the generator once; resolves with its JSON result line. */
 function generate(args: string[], timeoutMs = 180_000): Promise<Record<string, unknown>> {
@@ -323,14 +348,33 @@ function diskBytes(path: string): number {
   return readdirSync(path).reduce((sum, name) => sum + diskBytes(join(path, name)), st.blocks * 512);
 }
 
+/**
+ * One line about a failure: its first line, plus the message of the server's last log line
+ * that has one at level warn or above (a server that exited says why there).
+ */
+function brief(e: unknown): string {
+  const lines = (e as Error).message.split('\n');
+  const why = lines
+    .slice(1)
+    .map((l) => {
+      try {
+        const rec = JSON.parse(l) as { level?: number | string; msg?: string; err?: { message?: string } };
+        const bad = typeof rec.level === 'number' ? rec.level >= 40 : rec.level === 'warn' || rec.level === 'error' || rec.level === 'fatal';
+        return bad ? `${rec.msg ?? ''}${rec.err?.message ? `: ${rec.err.message}` : ''}` : undefined;
+      } catch {
+        return l.trim() === '' ? undefined : l.trim();
+      }
+    })
+    .filter((x) => x !== undefined)
+    .pop();
+  return why === undefined ? lines[0]! : `${lines[0]!.replace(/:$/, '')}: ${why}`;
+}
+
+/** The first figures of a result, for the progress line. */
 function describe(r: Record<string, unknown>, w: Workload): string {
   return w.metrics
     .slice(0, 4)
-    .map((m) => {
-      let v: unknown = r;
-      for (const k of m.key.split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
-      return `${m.label} ${typeof v === 'number' ? formatNumber(v, m.decimals) : String(v)}`;
-    })
+    .map((m) => `${m.label} ${formatNumber(metricValue(r, m.key), m.decimals)}`)
     .join(', ');
 }
 
@@ -355,9 +399,8 @@ async function main(): Promise<void> {
       const errors = Number(r['errors'] ?? 0);
       progress(`${label} ${w.id} · ${side}: ${describe(r, w)}${errors > 0 ? ` · ${errors} errors (first: ${String(r['firstError'])})` : ''}`);
     } catch (e) {
-      const msg = (e as Error).message.split('\n')[0]!;
-      failures.push(`${label} ${w.id} / ${side}: ${msg}`);
-      progress(`${label} ${w.id} · ${side}: FAILED ${msg}`);
+      failures.push(`${label} ${w.id} / ${side}: ${brief(e)}`);
+      progress(`${label} ${w.id} · ${side}: FAILED ${(e as Error).message}`);
     }
   };
 
@@ -366,8 +409,8 @@ async function main(): Promise<void> {
     const single = want('single');
     if (single.length > 0) {
       progress(`${label} starting one etcd member and one etcetera member`);
-      const etcd = await startEtcd(1);
-      const etc = await startEtcetera(1).catch(async (e: unknown) => {
+      const etcd = await startSide('etcd', 1);
+      const etc = await startSide('grpc', 1).catch(async (e: unknown) => {
         await etcd.stop();
         throw e;
       });
@@ -409,7 +452,8 @@ async function main(): Promise<void> {
         try {
           dep = await startSide(sides[0]!, 3);
         } catch (e) {
-          for (const w of cluster) for (const side of sides) failures.push(`${label} ${w.id} / ${side}: ${(e as Error).message.split('\n')[0]}`);
+          progress(`${label} three ${kind} members did not start: ${(e as Error).message}`);
+          for (const w of cluster) for (const side of sides) failures.push(`${label} ${w.id} / ${side}: ${brief(e)}`);
           continue;
         }
         try {
