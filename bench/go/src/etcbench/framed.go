@@ -6,8 +6,8 @@ package main
 //
 // where the payload is the etcd protobuf message of the method, so the gogo-generated
 // etcdserverpb types marshal it. Many calls and streams share one connection, told apart by
-// the id the client picks. Frames are queued to one writer goroutine that flushes when its
-// queue runs dry (one syscall for a burst), and one reader goroutine dispatches answers.
+// the id the client picks. Callers write their frames themselves (see framedClient.wmu) and
+// one reader goroutine dispatches answers.
 
 import (
 	"bufio"
@@ -19,6 +19,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -71,21 +72,25 @@ type framedStream struct {
 }
 
 type framedClient struct {
-	ws     *websocket.Conn
-	conn   net.Conn
-	out    chan []byte
-	mu     sync.Mutex
-	nextID uint32
-	calls  map[uint32]*call
-	strms  map[uint32]*framedStream
-	dead   chan struct{}
-	err    error
+	ws   *websocket.Conn
+	conn net.Conn
+	// Writes: the caller writes its frame itself under wmu; whoever finds no other caller
+	// waiting for wmu flushes, so a lone call costs one syscall and a burst shares one.
+	wmu     sync.Mutex
+	waiting int32
+	bw      *bufio.Writer
+	mu      sync.Mutex
+	nextID  uint32
+	calls   map[uint32]*call
+	strms   map[uint32]*framedStream
+	dead    chan struct{}
+	err     error
 }
 
 var errClosed = errors.New("connection closed")
 
 func dialFramed(protocol, endpoint string, timeout time.Duration) (Client, error) {
-	c := &framedClient{out: make(chan []byte, 4096), calls: map[uint32]*call{}, strms: map[uint32]*framedStream{}, dead: make(chan struct{})}
+	c := &framedClient{calls: map[uint32]*call{}, strms: map[uint32]*framedStream{}, dead: make(chan struct{})}
 	switch protocol {
 	case "tcp":
 		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(endpoint, "tcp://"), timeout)
@@ -94,7 +99,7 @@ func dialFramed(protocol, endpoint string, timeout time.Duration) (Client, error
 		}
 		conn.(*net.TCPConn).SetNoDelay(true)
 		c.conn = conn
-		go c.writeTcp()
+		c.bw = bufio.NewWriterSize(conn, 64<<10)
 		go c.readTcp()
 	case "ws":
 		url := endpoint
@@ -107,7 +112,6 @@ func dialFramed(protocol, endpoint string, timeout time.Duration) (Client, error
 			return nil, err
 		}
 		c.ws = ws
-		go c.writeWs()
 		go c.readWs()
 	default:
 		return nil, fmt.Errorf("unknown protocol %q (want grpc, tcp or ws)", protocol)
@@ -136,41 +140,6 @@ func frame(kind byte, id uint32, method uint16, msg marshaler) []byte {
 		msg.MarshalTo(b[head:])
 	}
 	return b
-}
-
-func (c *framedClient) writeTcp() {
-	w := bufio.NewWriterSize(c.conn, 64<<10)
-	for {
-		select {
-		case b := <-c.out:
-			if _, err := w.Write(b); err != nil {
-				c.fail(err)
-				return
-			}
-			if len(c.out) == 0 {
-				if err := w.Flush(); err != nil {
-					c.fail(err)
-					return
-				}
-			}
-		case <-c.dead:
-			return
-		}
-	}
-}
-
-func (c *framedClient) writeWs() {
-	for {
-		select {
-		case b := <-c.out:
-			if err := c.ws.WriteMessage(websocket.BinaryMessage, b[4:]); err != nil {
-				c.fail(err)
-				return
-			}
-		case <-c.dead:
-			return
-		}
-	}
 }
 
 func (c *framedClient) readTcp() {
@@ -330,12 +299,26 @@ func (c *framedClient) register(cl *call, s *framedStream) (uint32, error) {
 }
 
 func (c *framedClient) send(b []byte) error {
+	atomic.AddInt32(&c.waiting, 1)
+	c.wmu.Lock()
+	last := atomic.AddInt32(&c.waiting, -1) == 0
+	var err error
 	select {
-	case c.out <- b:
-		return nil
 	case <-c.dead:
-		return errClosed
+		err = errClosed
+	default:
+		if c.ws != nil {
+			err = c.ws.WriteMessage(websocket.BinaryMessage, b[4:])
+		} else if _, err = c.bw.Write(b); err == nil && last {
+			err = c.bw.Flush()
+		}
 	}
+	c.wmu.Unlock()
+	if err != nil && err != errClosed {
+		c.fail(err)
+		err = errClosed
+	}
+	return err
 }
 
 func (c *framedClient) unary(ctx context.Context, method uint16, req marshaler, resp unmarshaler) error {
