@@ -64,6 +64,10 @@ const schema = z.strictObject({
   // and its interval (here in ms; etcd's default is 5 minutes).
   'experimental-enable-lease-checkpoint': z.boolean().default(false),
   'experimental-lease-checkpoint-interval': positiveInt.default(5 * 60 * 1000),
+  // Where the Raft log's fdatasync runs (lmdb and sqlite drivers): on the main thread, which
+  // is quickest for one member (no thread hop), or on libuv's thread pool, which lets a cluster
+  // member keep serving its peers during the flush; auto picks by whether a cluster is set.
+  'wal-fsync': z.enum(['auto', 'main-thread', 'thread-pool']).default('auto'),
 });
 
 export type RawConfig = z.input<typeof schema>;
@@ -95,6 +99,8 @@ export interface Config {
   readonly advertisePeerUrl: string | undefined;
   /** Client URLs published in the member list (default: the listeners' URLs once bound). */
   readonly advertiseClientUrls: readonly string[] | undefined;
+  /** Where the Raft log's fdatasync runs ('auto' resolved: a cluster member uses the pool). */
+  readonly walFsync: 'main-thread' | 'thread-pool';
   /** Period of progress notifications to idle watchers that asked for them. */
   readonly watchProgressNotifyIntervalMs: number;
   /** Events a watcher may hold queued for a slow client before it catches up from history. */
@@ -214,6 +220,7 @@ export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}, so
     watchQueueEventsMax: c['watch-queue-events-max'],
     leaseCheckpointEnabled: c['experimental-enable-lease-checkpoint'],
     leaseCheckpointIntervalMs: c['experimental-lease-checkpoint-interval'],
+    walFsync: c['wal-fsync'] === 'auto' ? (initialCluster.length > 0 ? 'thread-pool' : 'main-thread') : c['wal-fsync'],
   });
 }
 

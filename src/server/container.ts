@@ -19,6 +19,7 @@ import { StorageDriver, type StorageHandles, type StorageKind } from '../core/po
 import { lmdbDriverModule } from '../drivers/lmdb/module.js';
 import { memoryDriverModule } from '../drivers/memory/module.js';
 import { sqliteDriverModule } from '../drivers/sqlite/module.js';
+import { WalOptionsToken } from '../drivers/wal/wal-log-store.js';
 import { TcpTransport } from '../transports/tcp/tcp-transport.js';
 import { WsTransport } from '../transports/ws/ws-transport.js';
 import { GrpcTransport } from '../transports/grpc/grpc-transport.js';
@@ -145,6 +146,7 @@ export async function createServer(
   container.bind(Config).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
   container.bind(FatalHandler).toConstantValue(fatal);
+  container.bind(WalOptionsToken).toConstantValue({ syncOnMainThread: config.walFsync === 'main-thread' });
   await container.load(driverModules[config.storage.driver]);
 
   // Metrics: a prom-client registry of this server's own (servers in one process, as in

@@ -41,6 +41,19 @@ test('flags override the file', () => {
   assert.equal(c.logLevel, 'warn');
 });
 
+test('wal-fsync: auto runs the log fsync on the main thread alone, on the thread pool in a cluster', () => {
+  assert.equal(validateConfig({}, {}, 'test', '/base').walFsync, 'main-thread');
+  const cluster = {
+    'initial-cluster': 'a=tcp://127.0.0.1:2380,b=tcp://127.0.0.1:2390',
+    name: 'a',
+    'listen-peer-urls': 'tcp://127.0.0.1:2380',
+  };
+  assert.equal(validateConfig(cluster, {}, 'test', '/base').walFsync, 'thread-pool');
+  assert.equal(validateConfig({ ...cluster, 'wal-fsync': 'main-thread' }, {}, 'test', '/base').walFsync, 'main-thread');
+  assert.equal(validateConfig({ 'wal-fsync': 'thread-pool' }, {}, 'test', '/base').walFsync, 'thread-pool');
+  assert.throws(() => validateConfig({ 'wal-fsync': 'sometimes' }, {}, 'test', '/base'), /wal-fsync/);
+});
+
 const mistakes: { name: string; doc: unknown; overrides?: object; want: RegExp[] }[] = [
   { name: 'unknown key', doc: { nmae: 'x' }, want: [/Unrecognized key.*nmae/] },
   { name: 'unknown nested key', doc: { storage: { driver: 'lmdb', extra: 1 } }, want: [/storage: .*extra/] },
