@@ -73,7 +73,7 @@ export interface WalOptions {
   readonly segmentBytes?: number;
   /** fdatasync on the main thread (default, see the file comment) or on libuv's thread pool. */
   readonly syncOnMainThread?: boolean;
-  /** Bytes of recently written entry data kept in memory for entries(). Default 16 MiB. */
+  /** Bytes of recently written entry data kept in memory for entries() (followers that lag, and the apply right after a save). Default 4 MiB: more only costs memory, since older entries are read back from the file. */
   readonly cacheBytes?: number;
   /** Zero-fill the segment ahead of the write position (default true, see the file comment). */
   readonly preallocate?: boolean;
@@ -86,7 +86,7 @@ export interface WalOptions {
 export const WalOptionsToken: ServiceIdentifier<WalOptions> = Symbol.for('etcetera.WalOptions');
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
-const DEFAULT_CACHE_BYTES = 16 * 2 ** 20;
+const DEFAULT_CACHE_BYTES = 4 * 2 ** 20;
 // What a cached entry costs besides its data, so that the cache of empty entries is bounded too.
 const SLOT_OVERHEAD_BYTES = 64;
 const FILL_CHUNK_BYTES = 2 ** 20;
