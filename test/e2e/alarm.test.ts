@@ -1,7 +1,7 @@
-// The space quota and the NOSPACE alarm end to end: a real etcetera server process (SQLite, so
-// that defrag really shrinks the file) with a 300 kB quota-backend-bytes, and, when Debian's
-// etcd 3.4 is installed, a real etcd with the same quota, both driven by the real etcdctl with
-// the same command sequence: put 30 kB values until a put fails with etcd's "database space
+// The space quota and the NOSPACE alarm end to end: two real etcetera server processes, one on
+// the SQLite driver (defrag is VACUUM) and one on the LMDB driver (defrag is a compacting copy
+// swapped in), with a 300 kB quota-backend-bytes, and, when Debian's etcd 3.4 is installed, a
+// real etcd with the same quota, all driven by the real etcdctl with the same command sequence: put 30 kB values until a put fails with etcd's "database space
 // exceeded", then the alarm is listed (`memberID:<id> alarm:NOSPACE `), writes fail, reads
 // work, Status.errors lists it; on etcetera the alarm survives a restart; then delete,
 // compaction, defrag and `alarm disarm`, after which writes succeed and no alarm is left.
@@ -20,9 +20,15 @@ const VALUE = 'x'.repeat(30_000);
 const NOSPACE_ERR = 'Error: etcdserver: mvcc: database space exceeded\n';
 
 interface Target {
-  readonly name: 'etcetera' | 'etcd';
+  readonly name: 'etcetera-sqlite' | 'etcetera-lmdb' | 'etcd';
   endpoint: string;
 }
+
+/** The etcetera targets and their drivers. */
+const DRIVERS = [
+  ['etcetera-sqlite', 'sqlite'],
+  ['etcetera-lmdb', 'lmdb'],
+] as const;
 
 interface Run {
   code: number | null;
@@ -69,26 +75,38 @@ async function check(targets: Target[], args: (t: Target) => string[], want: { o
   );
 }
 
-/** Status.errors and the header revision of `t`, from `endpoint status -w json`. */
-async function status(t: Target): Promise<{ errors: string[]; revision: number }> {
+/** Status.errors, the header revision and dbSize of `t`, from `endpoint status -w json`. */
+async function status(t: Target): Promise<{ errors: string[]; revision: number; dbSize: number }> {
   const r = await ctl(t, ['endpoint', 'status', '-w', 'json']);
   assert.equal(r.code, 0, r.err);
-  const [row] = JSON.parse(r.out) as { Status: { errors?: string[]; header: { revision: number } } }[];
-  return { errors: (row!.Status.errors ?? []).map((e) => normalize(t, e)), revision: row!.Status.header.revision };
+  const [row] = JSON.parse(r.out) as { Status: { errors?: string[]; header: { revision: number }; dbSize: number } }[];
+  return {
+    errors: (row!.Status.errors ?? []).map((e) => normalize(t, e)),
+    revision: row!.Status.header.revision,
+    dbSize: row!.Status.dbSize,
+  };
 }
 
-let etcetera: ServerProcess | undefined;
+const etcetera = new Map<Target['name'], ServerProcess>();
 let etcd: EtcdProcess | undefined;
 
 after(async () => {
-  await etcetera?.stop();
+  for (const s of etcetera.values()) await s.stop();
   await etcd?.stop();
 });
 
+function startEtcetera(driver: 'sqlite' | 'lmdb', dataDir?: string): Promise<ServerProcess> {
+  return startServer({ driver, ...(dataDir === undefined ? {} : { dataDir }), grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
+}
+
 test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compared with etcd 3.4', { timeout: 180_000 }, async (t) => {
   assert.ok(ETCDCTL !== null, "etcdctl is not installed: install Debian's etcd-client (apt-get install -y etcd-client etcd-server)");
-  etcetera = await startServer({ driver: 'sqlite', grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
-  const targets: Target[] = [{ name: 'etcetera', endpoint: etcetera.grpc!.replace('grpc://', '') }];
+  const targets: Target[] = [];
+  for (const [name, driver] of DRIVERS) {
+    const s = await startEtcetera(driver);
+    etcetera.set(name, s);
+    targets.push({ name, endpoint: s.grpc!.replace('grpc://', '') });
+  }
   if (ETCD !== null) {
     etcd = await startEtcdWith(ETCD, [`--quota-backend-bytes=${QUOTA}`]);
     targets.push({ name: 'etcd', endpoint: etcd.endpoint });
@@ -123,12 +141,16 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
   });
 
   await t.test('etcetera: the alarm survives a restart', async () => {
-    const dataDir = etcetera!.dataDir;
-    assert.equal(await etcetera!.stop(), 0);
-    etcetera = await startServer({ driver: 'sqlite', dataDir, grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
-    targets[0]!.endpoint = etcetera.grpc!.replace('grpc://', '');
-    await check([targets[0]!], () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
-    await check([targets[0]!], () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
+    for (const [i, [name, driver]] of DRIVERS.entries()) {
+      const old = etcetera.get(name)!;
+      assert.equal(await old.stop(), 0);
+      const s = await startEtcetera(driver, old.dataDir);
+      etcetera.set(name, s);
+      targets[i]!.endpoint = s.grpc!.replace('grpc://', '');
+    }
+    const ours = targets.filter((tg) => tg.name !== 'etcd');
+    await check(ours, () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    await check(ours, () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
   });
 
   await t.test('delete, compaction and defrag keep the alarm; disarm clears it and writes succeed', async () => {
@@ -141,7 +163,17 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
     );
     const revs = new Map(await Promise.all(targets.map(async (tg) => [tg.name, (await status(tg)).revision] as const)));
     await check(all(), (tg) => ['compaction', String(revs.get(tg.name))], { out: 'compacted revision <REV>\n' });
+    for (const tg of targets) {
+      const { dbSize } = await status(tg);
+      // Full: the next 30 kB value did not fit.
+      assert.ok(dbSize + VALUE.length >= QUOTA, `${tg.name}: ${dbSize} B before defrag, with room left`);
+    }
     await check(all(), () => ['defrag'], { out: 'Finished defragmenting etcd member[<EP>]\n' });
+    for (const tg of targets) {
+      const { dbSize } = await status(tg);
+      t.diagnostic(`${tg.name}: dbSize ${dbSize} B after defrag`);
+      assert.ok(dbSize < QUOTA / 2, `${tg.name}: ${dbSize} B after defrag`);
+    }
     // Space is back, but the alarm still caps writes until it is disarmed.
     await check(all(), () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
     await check(all(), () => ['alarm', 'disarm'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
