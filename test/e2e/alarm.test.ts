@@ -7,11 +7,17 @@
 // compaction, defrag and `alarm disarm`, after which writes succeed and no alarm is left.
 // Outputs are compared with written expectations on both servers, normalized for member ids,
 // ports, revisions and counts (the two backends grow differently, so the fill differs).
+// etceteractl, over ws and tcp, is checked against etcdctl's output on the same member:
+// `alarm list` (simple and json) while the alarm is raised, `alarm disarm` (on the LMDB
+// member), then `defrag` and the empty list and disarm.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startEtcdWith, which, type EtcdProcess } from './etcd-reference.js';
-import { startServer, type ServerProcess } from './harness.js';
+import { join } from 'node:path';
+import { ROOT, startServer, type ServerProcess } from './harness.js';
+
+const ETCETERACTL = join(ROOT, 'bin', 'etceteractl');
 
 const ETCDCTL = which('etcdctl');
 const ETCD = which('etcd');
@@ -42,6 +48,21 @@ function ctl(t: Target, args: string[]): Promise<Run> {
       env: { ...process.env, ETCDCTL_API: '3' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** Runs etceteractl against `endpoint` (a ws:// or tcp:// URL). */
+function etceteractl(endpoint: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    delete env['ETCETERACTL_ENDPOINTS'];
+    const p = spawn(process.execPath, [ETCETERACTL, `--endpoints=${endpoint}`, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -140,6 +161,22 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
     for (const tg of targets) assert.deepEqual((await status(tg)).errors, ['memberID:<ID> alarm:NOSPACE '], tg.name);
   });
 
+  await t.test('etceteractl over ws and tcp lists the alarm exactly as etcdctl does', async () => {
+    for (const [name] of DRIVERS) {
+      const s = etcetera.get(name)!;
+      const tg = targets.find((x) => x.name === name)!;
+      for (const format of ['simple', 'json']) {
+        const want = await ctl(tg, ['alarm', 'list', '-w', format]);
+        assert.equal(want.code, 0, want.err);
+        assert.notEqual(want.out, '', `${name}: etcdctl lists no alarm`);
+        for (const endpoint of [s.ws, s.tcp]) {
+          const got = await etceteractl(endpoint, ['alarm', 'list', '-w', format]);
+          assert.deepEqual({ code: got.code, out: got.out, err: got.err }, { code: 0, out: want.out, err: '' }, `${name} ${endpoint} -w ${format}`);
+        }
+      }
+    }
+  });
+
   await t.test('etcetera: the alarm survives a restart', async () => {
     for (const [i, [name, driver]] of DRIVERS.entries()) {
       const old = etcetera.get(name)!;
@@ -176,11 +213,31 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
     }
     // Space is back, but the alarm still caps writes until it is disarmed.
     await check(all(), () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
-    await check(all(), () => ['alarm', 'disarm'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    // Disarmed by etcdctl, except on the LMDB member by etceteractl (over tcp): the same output.
+    const lmdb = targets.find((tg) => tg.name === 'etcetera-lmdb')!;
+    await check(
+      targets.filter((tg) => tg !== lmdb),
+      () => ['alarm', 'disarm'],
+      { out: 'memberID:<ID> alarm:NOSPACE \n' },
+    );
+    const disarmed = await etceteractl(etcetera.get('etcetera-lmdb')!.tcp, ['alarm', 'disarm']);
+    assert.deepEqual({ code: disarmed.code, out: normalize(lmdb, disarmed.out), err: disarmed.err }, { code: 0, out: 'memberID:<ID> alarm:NOSPACE \n', err: '' });
     await check(all(), () => ['alarm', 'list'], {});
     await check(all(), () => ['put', 'a', 'b'], { out: 'OK\n' });
     await check(all(), () => ['get', 'a', '--print-value-only'], { out: 'b\n' });
     await check(all(), () => ['alarm', 'disarm'], {});
     for (const tg of targets) assert.deepEqual((await status(tg)).errors, [], tg.name);
+    for (const [name] of DRIVERS) {
+      const s = etcetera.get(name)!;
+      for (const [args, out] of [
+        [['alarm', 'list'], ''],
+        [['alarm', 'disarm'], ''],
+        [['alarm', 'list', '-w', 'json'], '{}\n'],
+        [['defrag'], `Finished defragmenting etcd member[${s.ws}]\n`],
+      ] as const) {
+        const r = await etceteractl(s.ws, [...args]);
+        assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 0, out, err: '' }, `${name}: etceteractl ${args.join(' ')}`);
+      }
+    }
   });
 });
