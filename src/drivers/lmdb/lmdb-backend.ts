@@ -13,13 +13,19 @@
  * Defragmentation. LMDB reuses freed pages but never shrinks its file, so a backend that once
  * grew past the space quota would stay there. `defragment()` rebuilds the file compactly:
  *
- *     1. copy     mdb_env_copy2(MDB_CP_COMPACT) into <dir>/defrag-copy/ on a worker thread;
- *                 commits go on meanwhile (to the live file) and are also kept in a journal
+ *     1. copy     mdb_env_copy2(MDB_CP_COMPACT) into <dir>/defrag-copy/ on a worker thread,
+ *                 and fsync it there; commits go on meanwhile (to the live file) and are also
+ *                 kept in a journal
  *     2. replay   the journal onto the copy, in one transaction
  *     3. fsync    the copy                           ┐
  *     4. close    the live environment               │ one synchronous run: no commit,
- *     5. rename   defrag-copy/data.mdb → data.mdb     │ read or sync interleaves
+ *     5. rename   defrag-copy/data.mdb → data.mdb    │ read or sync interleaves
  *     6. fsync    the directory; reopen, re-open dbs ┘
+ *
+ * NB: a compacting copy leaves out free pages but does not repack leaves (bbolt's defrag, which
+ * copies key by key, does): a leaf page that deletions left sparse (LMDB merges a page only
+ * below a quarter full) stays as it is. What deletions and compactions free in bulk — whole
+ * pages, overflow pages of large values — goes back to the file system.
  *
  * Replaying is right whichever commits the copy's read snapshot already holds: a journal of
  * puts and deletes, replayed in order over any prefix of itself, leaves every key as the last
@@ -27,7 +33,7 @@
  * old file complete (and a stray defrag-copy/, removed at the next open); the rename is atomic,
  * and the copy was durable before it, so a crash after it leaves the new file complete.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, promises as fsPromises, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { Backend, BackendOp, Bucket, RangeOptions } from '../../core/ports/storage-driver.js';
@@ -100,6 +106,16 @@ function fsyncPath(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncPath on libuv's thread pool. */
+async function fsyncPathAsync(path: string): Promise<void> {
+  const fh = await fsPromises.open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -228,6 +244,9 @@ export class LmdbBackend implements Backend {
     this.journal = journal;
     try {
       await this.env.backup(tmp, true);
+      // The bulk of the copy goes to disk here, off the event loop; the fsync of the swap then
+      // only has the replayed pages left to write.
+      await fsyncPathAsync(join(tmp, DATA_FILE));
       this.step('copied');
       // The live environment closes below; no sync may be running on it then.
       while (this.syncs.size > 0) await Promise.allSettled([...this.syncs]);
