@@ -37,6 +37,7 @@ import type {
   MoveLeaderRequest,
   MoveLeaderResponse,
 } from '../core/api/cluster.js';
+import type { AlarmMember, AlarmResponse } from '../core/api/alarm.js';
 import type { Observable } from 'rxjs';
 import { CliError, ExitCode } from './cli-error.js';
 import { createPrinter, type Printer, type PrinterOptions, type Sink } from './printer.js';
@@ -95,10 +96,25 @@ export interface CliClient {
   moveLeader?(req: MoveLeaderRequest, o?: CliCallOptions): Promise<MoveLeaderResponse>;
   /** Maintenance.Snapshot: the stream's messages (`snapshot save` needs it). */
   snapshot?(o?: CliCallOptions): AsyncIterable<SnapshotResponse>;
+  // Alarms and defragmentation (optional for the same reason; `alarm` and `defrag` need them).
+  alarmList?(type?: number, o?: CliCallOptions): Promise<AlarmResponse>;
+  /** With no member and no type: every active alarm, as clientv3's AlarmDisarm. */
+  alarmDisarm?(m?: Partial<AlarmMember>, o?: CliCallOptions): Promise<AlarmResponse>;
+  /** Defragments the member the client is connected to. */
+  defragment?(o?: CliCallOptions): Promise<void>;
 }
 
-/** The optional calls of CliClient that membership commands use. */
-export type ClusterCall = 'memberList' | 'memberAdd' | 'memberRemove' | 'memberUpdate' | 'memberPromote' | 'moveLeader';
+/** The optional calls of CliClient that membership and maintenance commands use. */
+export type ClusterCall =
+  | 'memberList'
+  | 'memberAdd'
+  | 'memberRemove'
+  | 'memberUpdate'
+  | 'memberPromote'
+  | 'moveLeader'
+  | 'alarmList'
+  | 'alarmDisarm'
+  | 'defragment';
 
 /**
  * The client's membership call `name`, bound to it. A client without it (a test double made
@@ -106,7 +122,7 @@ export type ClusterCall = 'memberList' | 'memberAdd' | 'memberRemove' | 'memberU
  */
 export function clusterCall<K extends ClusterCall>(client: CliClient, name: K): NonNullable<CliClient[K]> {
   const f = client[name];
-  if (f === undefined) throw new CliError(ExitCode.BadFeature, 'this client does not support membership calls');
+  if (f === undefined) throw new CliError(ExitCode.BadFeature, `this client does not support ${name}`);
   return (f as (...args: unknown[]) => unknown).bind(client) as NonNullable<CliClient[K]>;
 }
 

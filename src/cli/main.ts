@@ -15,7 +15,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { CliError, ExitCode, FlagValueError, errorText } from './cli-error.js';
+import { registerAlarm } from './commands/alarm.js';
 import { registerCompaction } from './commands/compaction.js';
+import { registerDefrag } from './commands/defrag.js';
 import { registerDel } from './commands/del.js';
 import { registerEndpoint } from './commands/endpoint.js';
 import { registerGet } from './commands/get.js';
@@ -133,6 +135,8 @@ function buildProgram(io: CliIo, makeContext: (globals: GlobalOptions) => Comman
   registerMember(program, current);
   registerMoveLeader(program, current);
   registerSnapshot(program, current);
+  registerAlarm(program, current);
+  registerDefrag(program, current);
   return program;
 }
 

@@ -51,6 +51,7 @@ import type {
   TxnResponse,
 } from '../core/api/kv.js';
 import type { Event } from '../core/api/kv.js';
+import { AlarmAction, AlarmType, type AlarmMember, type AlarmResponse, type HashResponse } from '../core/api/alarm.js';
 import type { WatchResponse } from '../core/api/watch.js';
 import type {
   LeaseGrantRequest,
@@ -249,6 +250,44 @@ export class Client implements ConnectionOwner, LeaseHost {
   /** Maintenance.HashKV: the member's hash of the key space up to `revision` (0 = current). */
   hashKV(req: HashKVRequest = {}, o?: CallOptions): Promise<HashKVResponse> {
     return this.call(Methods.HashKV, req, o, 1);
+  }
+
+  /** Maintenance.Alarm GET: the cluster's active alarms (of `type`; default all). Retried once. */
+  alarmList(type: number = AlarmType.NONE, o?: CallOptions): Promise<AlarmResponse> {
+    return this.call(Methods.Alarm, { action: AlarmAction.GET, memberID: 0, alarm: type }, o, 1);
+  }
+
+  /**
+   * Maintenance.Alarm DEACTIVATE of one alarm (`{ memberID, alarm }`), answering the alarm
+   * cleared, or none when it was not active. Given neither (the default), every active alarm:
+   * a list, then one disarm each, the answers gathered — as clientv3's AlarmDisarm does, which
+   * etcdctl's `alarm disarm` uses. Not retried.
+   */
+  async alarmDisarm(m: Partial<AlarmMember> = {}, o?: CallOptions): Promise<AlarmResponse> {
+    const memberID = m.memberID ?? 0;
+    const alarm = m.alarm ?? AlarmType.NONE;
+    if (memberID !== 0 || alarm !== AlarmType.NONE) {
+      return this.call(Methods.Alarm, { action: AlarmAction.DEACTIVATE, memberID, alarm }, o, 0);
+    }
+    const all: AlarmMember[] = [];
+    for (const a of (await this.alarmList(AlarmType.NONE, o)).alarms ?? []) {
+      const r = await this.call(Methods.Alarm, { action: AlarmAction.DEACTIVATE, memberID: a.memberID, alarm: a.alarm }, o, 0);
+      all.push(...(r.alarms ?? []));
+    }
+    return { alarms: all };
+  }
+
+  /**
+   * Maintenance.Defragment of the member this client is connected to (connect with that one
+   * endpoint to pick the member): resolves once its backend is rewritten compactly. Not retried.
+   */
+  async defragment(o?: CallOptions): Promise<void> {
+    await this.call(Methods.Defragment, {}, o, 0);
+  }
+
+  /** Maintenance.Hash: a hash of the member's whole backend. Retried once. */
+  hash(o?: CallOptions): Promise<HashResponse> {
+    return this.call(Methods.Hash, {}, o, 1);
   }
 
   /**

@@ -63,6 +63,7 @@ import type {
   MoveLeaderRequest,
   MoveLeaderResponse,
 } from '../core/api/cluster.js';
+import type { AlarmMember, AlarmRequest, AlarmResponse, HashRequest, HashResponse } from '../core/api/alarm.js';
 import { asBuffer, SafeReader } from './safe-reader.js';
 import { schemaRoot } from './schema.js';
 
@@ -120,6 +121,13 @@ export interface MessageTypes {
   'etcdserverpb.LeaseTimeToLiveResponse': LeaseTimeToLiveResponse;
   'etcdserverpb.LeaseLeasesRequest': LeaseLeasesRequest;
   'etcdserverpb.LeaseLeasesResponse': LeaseLeasesResponse;
+  'etcdserverpb.AlarmRequest': AlarmRequest;
+  'etcdserverpb.AlarmMember': AlarmMember;
+  'etcdserverpb.AlarmResponse': AlarmResponse;
+  'etcdserverpb.DefragmentRequest': Record<string, never>;
+  'etcdserverpb.DefragmentResponse': Record<string, never>;
+  'etcdserverpb.HashRequest': HashRequest;
+  'etcdserverpb.HashResponse': HashResponse;
   'etcetera.InternalRequest': InternalRequest;
   'etcetera.ErrorReply': ErrorReply;
 }

@@ -272,15 +272,14 @@ export class MaintenanceServiceImpl implements MaintenanceService {
   }
 
   /**
-   * Maintenance.Defragment: the driver's defragmentation where it has one (SQLite: VACUUM);
-   * elsewhere nothing to do (the memory driver's size is its live data; LMDB reuses freed pages
-   * but does not shrink its file: TODO, a compacting copy needs the environment reopened).
-   * No header, as etcd 3.4. NB: holds the event loop for the rewrite, as etcd's Defrag holds
-   * its backend's writes.
+   * Maintenance.Defragment: the driver's defragmentation where it has one (SQLite: VACUUM,
+   * which holds the event loop for the rewrite, as etcd's Defrag holds its backend's writes;
+   * LMDB: a compacting copy on a worker thread, then a swap, while commits go on); elsewhere
+   * nothing to do (the memory driver's size is its live data). No header, as etcd 3.4.
    */
   async defragment(_req: DefragmentRequest, _ctx?: CallContext): Promise<DefragmentResponse> {
     try {
-      this.storage.backend.defragment?.();
+      await this.storage.backend.defragment?.();
     } catch (err) {
       throw new KvError('Storage', 'defragment failed', { cause: err });
     }

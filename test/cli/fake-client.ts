@@ -34,6 +34,7 @@ import type {
   MoveLeaderRequest,
   MoveLeaderResponse,
 } from '../../src/core/api/cluster.js';
+import type { AlarmMember, AlarmResponse } from '../../src/core/api/alarm.js';
 import type { CliCallOptions, CliClient, CliClientOptions } from '../../src/cli/context.js';
 
 const bin = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
@@ -71,6 +72,8 @@ export class FakeCluster {
   leaderId: number | undefined;
   /** Per endpoint: the member whose Status it answers with (default `memberId`). */
   readonly endpointMembers = new Map<string, number>();
+  /** The active alarms (alarm list / disarm). */
+  alarms: AlarmMember[] = [];
   /** The ID the next added member gets (then counts up). */
   nextMemberId = 0x8e6bd1b93988;
 
@@ -337,6 +340,19 @@ export class FakeClient implements CliClient {
       const ep = this.singleEndpoint();
       return this.cluster.moveLeader(req, (ep === undefined ? undefined : this.cluster.endpointMembers.get(ep)) ?? this.cluster.memberId);
     });
+  }
+  alarmList(type?: number, o?: CliCallOptions): Promise<AlarmResponse> {
+    return this.call('alarmList', { type }, o, () => ({ alarms: [...this.cluster.alarms] }));
+  }
+  alarmDisarm(m?: Partial<AlarmMember>, o?: CliCallOptions): Promise<AlarmResponse> {
+    return this.call('alarmDisarm', m, o, () => {
+      const cleared = this.cluster.alarms;
+      this.cluster.alarms = [];
+      return { alarms: cleared };
+    });
+  }
+  defragment(o?: CliCallOptions): Promise<void> {
+    return this.call('defragment', {}, o, () => undefined);
   }
   async close(): Promise<void> {
     this.cluster.closed++;

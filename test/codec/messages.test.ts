@@ -126,6 +126,9 @@ const samples: Record<string, [object, object]> = {
   MemberPromote: [{ ID: 3 }, { header, members: [] }],
   MoveLeader: [{ targetID: BIG }, { header }],
   HashKV: [{ revision: 12 }, { header, hash: 4294967295, compactRevision: 3 }],
+  Alarm: [{ action: 2, memberID: BIG, alarm: 1 }, { header, alarms: [{ memberID: BIG, alarm: 1 }, { memberID: 7, alarm: 2 }] }],
+  Defragment: [{}, {}],
+  Hash: [{}, { header, hash: 4294967295 }],
   Status: [
     {},
     {

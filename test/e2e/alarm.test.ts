@@ -1,17 +1,23 @@
-// The space quota and the NOSPACE alarm end to end: a real etcetera server process (SQLite, so
-// that defrag really shrinks the file) with a 300 kB quota-backend-bytes, and, when Debian's
-// etcd 3.4 is installed, a real etcd with the same quota, both driven by the real etcdctl with
-// the same command sequence: put 30 kB values until a put fails with etcd's "database space
+// The space quota and the NOSPACE alarm end to end: two real etcetera server processes, one on
+// the SQLite driver (defrag is VACUUM) and one on the LMDB driver (defrag is a compacting copy
+// swapped in), with a 300 kB quota-backend-bytes, and, when Debian's etcd 3.4 is installed, a
+// real etcd with the same quota, all driven by the real etcdctl with the same command sequence: put 30 kB values until a put fails with etcd's "database space
 // exceeded", then the alarm is listed (`memberID:<id> alarm:NOSPACE `), writes fail, reads
 // work, Status.errors lists it; on etcetera the alarm survives a restart; then delete,
 // compaction, defrag and `alarm disarm`, after which writes succeed and no alarm is left.
 // Outputs are compared with written expectations on both servers, normalized for member ids,
 // ports, revisions and counts (the two backends grow differently, so the fill differs).
+// etceteractl, over ws and tcp, is checked against etcdctl's output on the same member:
+// `alarm list` (simple and json) while the alarm is raised, `alarm disarm` (on the LMDB
+// member), then `defrag` and the empty list and disarm.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startEtcdWith, which, type EtcdProcess } from './etcd-reference.js';
-import { startServer, type ServerProcess } from './harness.js';
+import { join } from 'node:path';
+import { ROOT, startServer, type ServerProcess } from './harness.js';
+
+const ETCETERACTL = join(ROOT, 'bin', 'etceteractl');
 
 const ETCDCTL = which('etcdctl');
 const ETCD = which('etcd');
@@ -20,9 +26,15 @@ const VALUE = 'x'.repeat(30_000);
 const NOSPACE_ERR = 'Error: etcdserver: mvcc: database space exceeded\n';
 
 interface Target {
-  readonly name: 'etcetera' | 'etcd';
+  readonly name: 'etcetera-sqlite' | 'etcetera-lmdb' | 'etcd';
   endpoint: string;
 }
+
+/** The etcetera targets and their drivers. */
+const DRIVERS = [
+  ['etcetera-sqlite', 'sqlite'],
+  ['etcetera-lmdb', 'lmdb'],
+] as const;
 
 interface Run {
   code: number | null;
@@ -36,6 +48,21 @@ function ctl(t: Target, args: string[]): Promise<Run> {
       env: { ...process.env, ETCDCTL_API: '3' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** Runs etceteractl against `endpoint` (a ws:// or tcp:// URL). */
+function etceteractl(endpoint: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    delete env['ETCETERACTL_ENDPOINTS'];
+    const p = spawn(process.execPath, [ETCETERACTL, `--endpoints=${endpoint}`, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -69,26 +96,38 @@ async function check(targets: Target[], args: (t: Target) => string[], want: { o
   );
 }
 
-/** Status.errors and the header revision of `t`, from `endpoint status -w json`. */
-async function status(t: Target): Promise<{ errors: string[]; revision: number }> {
+/** Status.errors, the header revision and dbSize of `t`, from `endpoint status -w json`. */
+async function status(t: Target): Promise<{ errors: string[]; revision: number; dbSize: number }> {
   const r = await ctl(t, ['endpoint', 'status', '-w', 'json']);
   assert.equal(r.code, 0, r.err);
-  const [row] = JSON.parse(r.out) as { Status: { errors?: string[]; header: { revision: number } } }[];
-  return { errors: (row!.Status.errors ?? []).map((e) => normalize(t, e)), revision: row!.Status.header.revision };
+  const [row] = JSON.parse(r.out) as { Status: { errors?: string[]; header: { revision: number }; dbSize: number } }[];
+  return {
+    errors: (row!.Status.errors ?? []).map((e) => normalize(t, e)),
+    revision: row!.Status.header.revision,
+    dbSize: row!.Status.dbSize,
+  };
 }
 
-let etcetera: ServerProcess | undefined;
+const etcetera = new Map<Target['name'], ServerProcess>();
 let etcd: EtcdProcess | undefined;
 
 after(async () => {
-  await etcetera?.stop();
+  for (const s of etcetera.values()) await s.stop();
   await etcd?.stop();
 });
 
+function startEtcetera(driver: 'sqlite' | 'lmdb', dataDir?: string): Promise<ServerProcess> {
+  return startServer({ driver, ...(dataDir === undefined ? {} : { dataDir }), grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
+}
+
 test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compared with etcd 3.4', { timeout: 180_000 }, async (t) => {
   assert.ok(ETCDCTL !== null, "etcdctl is not installed: install Debian's etcd-client (apt-get install -y etcd-client etcd-server)");
-  etcetera = await startServer({ driver: 'sqlite', grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
-  const targets: Target[] = [{ name: 'etcetera', endpoint: etcetera.grpc!.replace('grpc://', '') }];
+  const targets: Target[] = [];
+  for (const [name, driver] of DRIVERS) {
+    const s = await startEtcetera(driver);
+    etcetera.set(name, s);
+    targets.push({ name, endpoint: s.grpc!.replace('grpc://', '') });
+  }
   if (ETCD !== null) {
     etcd = await startEtcdWith(ETCD, [`--quota-backend-bytes=${QUOTA}`]);
     targets.push({ name: 'etcd', endpoint: etcd.endpoint });
@@ -122,13 +161,33 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
     for (const tg of targets) assert.deepEqual((await status(tg)).errors, ['memberID:<ID> alarm:NOSPACE '], tg.name);
   });
 
+  await t.test('etceteractl over ws and tcp lists the alarm exactly as etcdctl does', async () => {
+    for (const [name] of DRIVERS) {
+      const s = etcetera.get(name)!;
+      const tg = targets.find((x) => x.name === name)!;
+      for (const format of ['simple', 'json']) {
+        const want = await ctl(tg, ['alarm', 'list', '-w', format]);
+        assert.equal(want.code, 0, want.err);
+        assert.notEqual(want.out, '', `${name}: etcdctl lists no alarm`);
+        for (const endpoint of [s.ws, s.tcp]) {
+          const got = await etceteractl(endpoint, ['alarm', 'list', '-w', format]);
+          assert.deepEqual({ code: got.code, out: got.out, err: got.err }, { code: 0, out: want.out, err: '' }, `${name} ${endpoint} -w ${format}`);
+        }
+      }
+    }
+  });
+
   await t.test('etcetera: the alarm survives a restart', async () => {
-    const dataDir = etcetera!.dataDir;
-    assert.equal(await etcetera!.stop(), 0);
-    etcetera = await startServer({ driver: 'sqlite', dataDir, grpcAddress: '127.0.0.1:0', extra: `quota-backend-bytes: ${QUOTA}` });
-    targets[0]!.endpoint = etcetera.grpc!.replace('grpc://', '');
-    await check([targets[0]!], () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
-    await check([targets[0]!], () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
+    for (const [i, [name, driver]] of DRIVERS.entries()) {
+      const old = etcetera.get(name)!;
+      assert.equal(await old.stop(), 0);
+      const s = await startEtcetera(driver, old.dataDir);
+      etcetera.set(name, s);
+      targets[i]!.endpoint = s.grpc!.replace('grpc://', '');
+    }
+    const ours = targets.filter((tg) => tg.name !== 'etcd');
+    await check(ours, () => ['alarm', 'list'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    await check(ours, () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
   });
 
   await t.test('delete, compaction and defrag keep the alarm; disarm clears it and writes succeed', async () => {
@@ -141,14 +200,44 @@ test('NOSPACE: quota, alarm list, restart, compaction + defrag + disarm, compare
     );
     const revs = new Map(await Promise.all(targets.map(async (tg) => [tg.name, (await status(tg)).revision] as const)));
     await check(all(), (tg) => ['compaction', String(revs.get(tg.name))], { out: 'compacted revision <REV>\n' });
+    for (const tg of targets) {
+      const { dbSize } = await status(tg);
+      // Full: the next 30 kB value did not fit.
+      assert.ok(dbSize + VALUE.length >= QUOTA, `${tg.name}: ${dbSize} B before defrag, with room left`);
+    }
     await check(all(), () => ['defrag'], { out: 'Finished defragmenting etcd member[<EP>]\n' });
+    for (const tg of targets) {
+      const { dbSize } = await status(tg);
+      t.diagnostic(`${tg.name}: dbSize ${dbSize} B after defrag`);
+      assert.ok(dbSize < QUOTA / 2, `${tg.name}: ${dbSize} B after defrag`);
+    }
     // Space is back, but the alarm still caps writes until it is disarmed.
     await check(all(), () => ['put', 'a', 'b'], { err: NOSPACE_ERR, code: 1 });
-    await check(all(), () => ['alarm', 'disarm'], { out: 'memberID:<ID> alarm:NOSPACE \n' });
+    // Disarmed by etcdctl, except on the LMDB member by etceteractl (over tcp): the same output.
+    const lmdb = targets.find((tg) => tg.name === 'etcetera-lmdb')!;
+    await check(
+      targets.filter((tg) => tg !== lmdb),
+      () => ['alarm', 'disarm'],
+      { out: 'memberID:<ID> alarm:NOSPACE \n' },
+    );
+    const disarmed = await etceteractl(etcetera.get('etcetera-lmdb')!.tcp, ['alarm', 'disarm']);
+    assert.deepEqual({ code: disarmed.code, out: normalize(lmdb, disarmed.out), err: disarmed.err }, { code: 0, out: 'memberID:<ID> alarm:NOSPACE \n', err: '' });
     await check(all(), () => ['alarm', 'list'], {});
     await check(all(), () => ['put', 'a', 'b'], { out: 'OK\n' });
     await check(all(), () => ['get', 'a', '--print-value-only'], { out: 'b\n' });
     await check(all(), () => ['alarm', 'disarm'], {});
     for (const tg of targets) assert.deepEqual((await status(tg)).errors, [], tg.name);
+    for (const [name] of DRIVERS) {
+      const s = etcetera.get(name)!;
+      for (const [args, out] of [
+        [['alarm', 'list'], ''],
+        [['alarm', 'disarm'], ''],
+        [['alarm', 'list', '-w', 'json'], '{}\n'],
+        [['defrag'], `Finished defragmenting etcd member[${s.ws}]\n`],
+      ] as const) {
+        const r = await etceteractl(s.ws, [...args]);
+        assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 0, out, err: '' }, `${name}: etceteractl ${args.join(' ')}`);
+      }
+    }
   });
 });

@@ -19,9 +19,10 @@ const PERMISSION_DENIED = 'etcdserver: permission denied';
 
 /**
  * The endpoints to ask: `--endpoints`, or with `--cluster` the first client URL of every
- * member, in MemberList's order. A failed MemberList is exit 1 with etcdctl's words.
+ * member, in MemberList's order. A failed MemberList is exit 1 with etcdctl's words. Also
+ * used by `defrag --cluster`.
  */
-async function targetEndpoints(c: CommandContext, cluster: boolean): Promise<string[]> {
+export async function targetEndpoints(c: CommandContext, cluster: boolean): Promise<string[]> {
   if (!cluster) return c.globals.endpoints;
   let client;
   try {

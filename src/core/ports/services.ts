@@ -45,6 +45,7 @@ import type {
   MoveLeaderRequest,
   MoveLeaderResponse,
 } from '../api/cluster.js';
+import type { AlarmRequest, AlarmResponse, HashRequest, HashResponse } from '../api/alarm.js';
 import type { WatchRequest, WatchResponse } from '../api/watch.js';
 import type { KvError } from '../errors.js';
 
@@ -66,6 +67,19 @@ export interface MaintenanceService {
   status(req: StatusRequest, ctx?: CallContext): Promise<StatusResponse>;
   /** A hash of the key space's history up to a revision: equal on members with equal state. */
   hashKV?(req: HashKVRequest, ctx?: CallContext): Promise<HashKVResponse>;
+  /**
+   * Maintenance.Alarm: GET lists the active alarms (of one type, or all for NONE); ACTIVATE
+   * and DEACTIVATE raise and clear one through the log, answering the alarm changed (none when
+   * nothing changed). No header, as etcd 3.4. Absent where there is no alarm table.
+   */
+  alarm?(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
+  /**
+   * Maintenance.Defragment of this member's backend, resolving once its size reflects the
+   * rewrite. No header, as etcd 3.4. Absent where the services cannot (test doubles).
+   */
+  defragment?(req: Record<string, never>, ctx?: CallContext): Promise<Record<string, never>>;
+  /** Maintenance.Hash: a hash of this member's whole backend (see MaintenanceServiceImpl). */
+  hash?(req: HashRequest, ctx?: CallContext): Promise<HashResponse>;
   /**
    * Maintenance.Snapshot, a server stream: after the client's one (empty) request, or its
    * half-close, the member's whole backend at one applied index, as the chunks of a snapshot

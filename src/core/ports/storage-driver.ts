@@ -49,10 +49,12 @@ export interface Backend {
   sizeBytes(): number;
   /**
    * Optional: rewrites the store compactly so that the space freed by deletions and compactions
-   * goes back to the file system and `sizeBytes()` shrinks (etcd's Defrag). Synchronous, so no
-   * commit interleaves with it. A driver that cannot do this leaves it out.
+   * goes back to the file system and `sizeBytes()` shrinks (etcd's Defrag), once it returns or
+   * its promise resolves. A driver that does it synchronously (SQLite's VACUUM) returns nothing;
+   * one that copies on another thread (LMDB) returns a promise, and must keep every commit made
+   * meanwhile. A driver that cannot do this leaves it out.
    */
-  defragment?(): void;
+  defragment?(): void | Promise<void>;
   close(): Promise<void>;
 }
 

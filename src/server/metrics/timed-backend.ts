@@ -36,8 +36,8 @@ export class TimedBackend implements Backend {
     return this.inner.sizeBytes();
   }
 
-  defragment(): void {
-    this.inner.defragment?.();
+  defragment(): void | Promise<void> {
+    return this.inner.defragment?.();
   }
 
   close(): Promise<void> {

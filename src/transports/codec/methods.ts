@@ -12,14 +12,21 @@
  * |         |             | 35 LeaseTimeToLive, 36 LeaseLeases                                 |
  * | 48–63   | Cluster     | (reserved) 48 MemberAdd … 52 MemberPromote                         |
  * | 64–79   | Maintenance | 64 Alarm, 65 Status, 66 Defragment, 67 Hash, 68 HashKV,            |
- * |         |             | 69 Snapshot (server stream), 70 MoveLeader, 71 Downgrade — 65, 68, |
- * |         |             | 69 and 70 are listed today                                         |
+ * |         |             | 69 Snapshot (server stream), 70 MoveLeader, 71 Downgrade — all but |
+ * |         |             | 71 are listed today                                                |
  * | 80–111  | Auth        | (reserved)                                                         |
  *
  * Ids are part of the wire protocol: never reuse or renumber one.
  */
 import { KvError } from '../../core/errors.js';
-import type { ClusterService, CallContext, LeaseService, Services, StreamOpener } from '../../core/ports/services.js';
+import type {
+  ClusterService,
+  CallContext,
+  LeaseService,
+  MaintenanceService,
+  Services,
+  StreamOpener,
+} from '../../core/ports/services.js';
 import { codecOf, type MessageCodec, type MessageName, type MessageOf } from '../../codec/messages.js';
 import type { FrameKind } from './frame.js';
 import { encodeWatchResponseFrame } from './watch-encoding.js';
@@ -96,6 +103,17 @@ function clusterOf(s: Services): ClusterService {
   return s.cluster;
 }
 
+/**
+ * The optional Maintenance call `name` of the services at hand, bound, or Unimplemented where
+ * they have none (test doubles).
+ */
+function maintenanceCall<K extends 'alarm' | 'defragment' | 'hash'>(s: Services, name: K): NonNullable<MaintenanceService[K]> {
+  const m = s.maintenance;
+  const f = m[name];
+  if (f === undefined) throw new KvError('UnknownMethod', `Maintenance.${name} is not available`);
+  return (f as (...args: unknown[]) => unknown).bind(m) as NonNullable<MaintenanceService[K]>;
+}
+
 /** Every method the protocol knows today, by short name. */
 export const Methods = {
   Range: unary(1, 'etcdserverpb.KV/Range', 'etcdserverpb.RangeRequest', 'etcdserverpb.RangeResponse', (s, r, c) =>
@@ -163,6 +181,19 @@ export const Methods = {
     'etcdserverpb.LeaseLeasesRequest',
     'etcdserverpb.LeaseLeasesResponse',
     (s, r, c) => leaseOf(s).leases(r, c),
+  ),
+  Alarm: unary(64, 'etcdserverpb.Maintenance/Alarm', 'etcdserverpb.AlarmRequest', 'etcdserverpb.AlarmResponse', async (s, r, c) =>
+    maintenanceCall(s, 'alarm')(r, c),
+  ),
+  Defragment: unary(
+    66,
+    'etcdserverpb.Maintenance/Defragment',
+    'etcdserverpb.DefragmentRequest',
+    'etcdserverpb.DefragmentResponse',
+    async (s, r, c) => maintenanceCall(s, 'defragment')(r, c),
+  ),
+  Hash: unary(67, 'etcdserverpb.Maintenance/Hash', 'etcdserverpb.HashRequest', 'etcdserverpb.HashResponse', async (s, r, c) =>
+    maintenanceCall(s, 'hash')(r, c),
   ),
   Status: unary(
     65,
