@@ -112,8 +112,20 @@ function headerField(h: ResponseHeader): Uint8Array {
  * progress replies take the shared-bytes path; others the generic encoder.
  */
 export function encodeWatchResponseFrame(kind: FrameKind, id: number, res: WatchResponse): Buffer {
+  const buf = encodeWatchResponseAfter(frameHeaderBytes(kind), res);
+  if (buf === undefined) return encodeFrame(kind, id, 0, responseCodec, res);
+  writeFrameHeader(buf, kind, id, 0);
+  return buf;
+}
+
+/**
+ * The shared-bytes encoding of an event or progress reply, after `head` bytes left for the
+ * caller's framing (the frame header here, gRPC's 5-byte message prefix on the gRPC port);
+ * undefined for the rare replies that need the generic encoder.
+ */
+export function encodeWatchResponseAfter(head: number, res: WatchResponse): Buffer | undefined {
   if (res.created || res.canceled || (res.compactRevision ?? 0) !== 0 || (res.cancelReason ?? '') !== '' || !res.header) {
-    return encodeFrame(kind, id, 0, responseCodec, res);
+    return undefined;
   }
   const header = headerField(res.header);
   const id64 = res.watchId;
@@ -121,7 +133,6 @@ export function encodeWatchResponseFrame(kind: FrameKind, id: number, res: Watch
   const negative = id64 < 0 ? int64Varint(id64) : null;
   const idBytes = id64 === 0 ? 0 : 1 + (negative === null ? varintBytes(id64) : negative.length);
   const events = res.events.length === 0 ? null : eventsField(res.events);
-  const head = frameHeaderBytes(kind);
   const size = head + header.length + idBytes + (res.fragment ? 2 : 0) + (events === null ? 0 : events.length);
   const buf = Buffer.allocUnsafe(size);
   let pos = head;
@@ -140,6 +151,5 @@ export function encodeWatchResponseFrame(kind: FrameKind, id: number, res: Watch
     buf[pos++] = 1;
   }
   if (events !== null) buf.set(events, pos);
-  writeFrameHeader(buf, kind, id, 0);
   return buf;
 }

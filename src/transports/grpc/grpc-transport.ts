@@ -297,7 +297,8 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext, H2Str
     if (this.done) return true;
     const stream = this.stream;
     if (stream.closed) return true;
-    stream.write(encodeMessage(this.rpc.response, res));
+    const enc = this.rpc.encodeMessage;
+    stream.write(enc === undefined ? encodeMessage(this.rpc.response, res) : enc(res));
     // Counts what waits for the client's flow-control window and the socket's queue.
     return stream.outboundBytes <= this.owner.limits.maxQueuedBytes;
   }
