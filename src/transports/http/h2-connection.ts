@@ -265,6 +265,11 @@ export class H2Connection {
   private outBytes = 0;
   private flushQueued = false;
   private readonly flushFn = (): void => this.flush();
+  private lateFlushQueued = false;
+  private readonly lateFlushFn = (): void => {
+    this.lateFlushQueued = false;
+    if (!this.flushQueued) this.flush();
+  };
 
   /** GOAWAY sent or received: no new streams. */
   private goingAway = false;
@@ -359,7 +364,18 @@ export class H2Connection {
       this.onFrame(type, flags, id, buf, p, off);
     }
     if (off < end && !this.dead) this.rest = buf.subarray(off);
-    this.maybeFlush();
+    // What reading produced by itself (PING and SETTINGS acks, WINDOW_UPDATEs) waits for the
+    // end of this loop turn: an answer produced meanwhile (a put whose fsync runs on the main
+    // thread) then leaves in the same socket write. grpc-go pings after each answer it gets, so
+    // this saves a write per call.
+    this.maybeFlushLate();
+  }
+
+  private maybeFlushLate(): void {
+    if (this.flushQueued || this.lateFlushQueued || this.dead) return;
+    if (this.used === this.start && this.out.length === 0) return;
+    this.lateFlushQueued = true;
+    setImmediate(this.lateFlushFn);
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, p: number, end: number): void {
