@@ -6,6 +6,7 @@
  * Exit codes: 0 clean stop, 2 bad flags or config, 1 failed to start or a fatal error.
  */
 import 'reflect-metadata';
+import v8 from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { pino } from 'pino';
 import type { Logger } from '../core/ports/logger.js';
@@ -13,6 +14,13 @@ import { ConfigError, loadConfig, type ConfigOverrides } from './config.js';
 import { createServer } from './container.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { EtceteraServer } from './server.js';
+
+// V8 grows its old generation up to 4× the live heap after each full GC when a server
+// allocates fast, and keeps those pages: with 100,000 keys written at 256 in flight the heap
+// committed ~90 MB more than stayed live. Capping the factor at 2× saves ~30 MB of RSS there at
+// no measurable CPU cost (bench/RESULTS.md; 1.5× saved ~40 MB but cost ~15% more CPU per put).
+// V8 reads the flag at each GC, so setting it here, before the server allocates, is enough.
+v8.setFlagsFromString('--heap-growing-percent=100');
 
 function parseArgs(argv: string[]): { configPath?: string; overrides: ConfigOverrides } {
   const program = new Command('etcetera')
