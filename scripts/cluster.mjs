@@ -2,11 +2,10 @@
 // loopback, prefixes their log lines with the member name, and stops them all on Ctrl-C.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { NODE_FLAGS } from '../dist/src/server/node-flags.js';
 
 const members = ['node1', 'node2', 'node3'];
 const procs = members.map((name) => {
-  const p = spawn(process.execPath, [...NODE_FLAGS, 'dist/src/server/main.js', '--config', `config/cluster-3/${name}.yaml`], {
+  const p = spawn(process.execPath, ['dist/src/server/main.js', '--config', `config/cluster-3/${name}.yaml`], {
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   createInterface({ input: p.stderr }).on('line', (line) => process.stderr.write(`${name} | ${line}\n`));

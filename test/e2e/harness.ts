@@ -1,6 +1,5 @@
 // Test harness for end-to-end tests: runs the real server binary as a child process on a
 // temporary data dir with ephemeral ports, and reads its listener URLs from the ready log line.
-import { NODE_FLAGS } from '../../src/server/node-flags.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +61,7 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
       o.extra ?? '',
     ].join('\n'),
   );
-  const proc = spawn(process.execPath, [...NODE_FLAGS, SERVER_MAIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [SERVER_MAIN, '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const exited = new Promise<number | string>((res) => proc.once('exit', (code, sig) => res(code ?? sig ?? -1)));
   const ready = new Promise<{ ws: string; tcp: string; grpc?: string }>((res, rej) => {
@@ -111,7 +110,7 @@ export async function startServer(o: StartOptions): Promise<ServerProcess> {
 /** Runs the server binary to completion with the given args; resolves with code and output. */
 export function runServer(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((res) => {
-    const proc = spawn(process.execPath, [...NODE_FLAGS, SERVER_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [SERVER_MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     proc.on('exit', (code) => res({ code, stderr }));
