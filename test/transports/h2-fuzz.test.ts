@@ -15,6 +15,7 @@ import { huffmanEncode } from '../../src/transports/http/hpack-huffman.js';
 import { FakeServices, MemoryLogger } from '../helpers/fake-services.js';
 import { frameOf, RawGrpcClient } from './grpc-raw-client.js';
 import { frameBytes, grpcRequestBlock, RawH2, settingsPayload, T, u32 } from './h2-raw.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const RangeReq = codecOf('etcdserverpb.RangeRequest');
 const PutReq = codecOf('etcdserverpb.PutRequest');
@@ -41,17 +42,7 @@ after(async () => {
   await transport?.close();
 });
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function script(r: () => number): Buffer {
   const int = (n: number): number => Math.floor(r() * n);
