@@ -1,6 +1,7 @@
 // Runs the deterministic raft cluster simulation (raft-sim.ts): 3- and 5-member clusters under
 // drops, duplicates, delays, reordering, partitions (both ways and one way), crash-restarts that
-// lose unpersisted state, leader transfers and membership changes, with every safety property
+// lose unpersisted state (the others are told of the lost connection, as the peer transport
+// tells the server's raft; partitions that also reset connections tell them spuriously), leader transfers and membership changes, with every safety property
 // checked after every step and liveness checked after healing. Then it shows that the checker
 // catches each deliberately broken variant within a bounded number of seeds.
 //
@@ -59,7 +60,7 @@ describe('raft simulation', () => {
     for (let seed = 1; seed <= 20; seed++) {
       for (const [k, v] of Object.entries(runRaftSim({ seed, nodes: 5, steps: STEPS }).stats)) total[k] = (total[k] ?? 0) + v;
     }
-    for (const k of ['elections', 'crashes', 'restarts', 'partitions', 'oneWayCuts', 'dropped', 'duplicated', 'transfers', 'confChangesApplied', 'compactions', 'snapshotsApplied', 'readsServed', 'proposed']) {
+    for (const k of ['elections', 'crashes', 'restarts', 'partitions', 'oneWayCuts', 'dropped', 'duplicated', 'transfers', 'confChangesApplied', 'compactions', 'snapshotsApplied', 'readsServed', 'proposed', 'leaderLostReports']) {
       assert.ok((total[k] ?? 0) > 0, `no ${k} in 20 seeds`);
     }
   });

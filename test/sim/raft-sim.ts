@@ -606,6 +606,12 @@ export class RaftSim {
     n.node = undefined;
     n.staged = undefined;
     this.onStopped(n, false);
+    // A real transport sees the crashed member's connections close at once: the others are
+    // told, as the server's peer transport tells its raft (onPeerLost → reportLeaderLost).
+    for (const m of this.live()) {
+      m.node!.reportLeaderLost(n.id);
+      this.count('leaderLostReports');
+    }
   }
 
   private stop(n: SimNode): void {
@@ -648,6 +654,19 @@ export class RaftSim {
     }
     this.note(`partition ${[...side].join(',')}`, 9, ...side);
     this.count('partitions');
+    // Half the time the partition also resets the connections across it (a middlebox drop):
+    // members report the lost connection although the leader on the other side lives on. A
+    // spurious report must neither break safety nor stall the side that keeps the leader.
+    if (this.rnd.nextFloat() < 0.5) {
+      for (const m of this.live()) {
+        for (const other of ids) {
+          if (other !== m.id && side.has(other) !== side.has(m.id)) {
+            m.node!.reportLeaderLost(other);
+            this.count('leaderLostReports');
+          }
+        }
+      }
+    }
   }
 
   /** One proposal event (a subclass issues client requests instead). */
