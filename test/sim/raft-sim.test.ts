@@ -1,8 +1,9 @@
 // Runs the deterministic raft cluster simulation (raft-sim.ts): 3- and 5-member clusters under
 // drops, duplicates, delays, reordering, partitions (both ways and one way), crash-restarts that
 // lose unpersisted state (the others are told of the lost connection, as the peer transport
-// tells the server's raft; partitions that also reset connections tell them spuriously), leader transfers and membership changes, with every safety property
-// checked after every step and liveness checked after healing. Then it shows that the checker
+// tells the server's raft; partitions that also reset connections tell them spuriously),
+// leader transfers and membership changes, with every safety property checked after every
+// step and liveness checked after healing. Then it shows that the checker
 // catches each deliberately broken variant within a bounded number of seeds.
 //
 // SIM_SEEDS=<n> runs more seeds (default 300); SEED=<s> replays one seed. A failing seed prints
