@@ -97,6 +97,7 @@ function createRaftHost(
       // a lost leader (Raft.leaderLost) get a tenth of a heartbeat's resolution, so members
       // that time out together rarely pick the same tick and split the vote.
       tickMs: cfg.heartbeatIntervalMs / TICKS_PER_HEARTBEAT,
+      readRetryMs: 5 * cfg.heartbeatIntervalMs,
       heartbeatTicks: TICKS_PER_HEARTBEAT,
       electionTicks: Math.max(2, Math.round(cfg.electionTimeoutMs / cfg.heartbeatIntervalMs)) * TICKS_PER_HEARTBEAT,
       maxRequestBytes: cfg.maxRequestBytes,

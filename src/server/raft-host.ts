@@ -52,6 +52,8 @@ export interface RaftHostOptions {
   /** Bootstrap when the log is empty (initial-cluster-state: new); else wait to be added. */
   readonly bootstrap: boolean;
   readonly tickMs: number;
+  /** A ReadIndex round not answered within this many ms is asked again (etcd: 500 ms). */
+  readonly readRetryMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly maxRequestBytes: number;
@@ -503,6 +505,17 @@ export class RaftHost implements ConsensusHost {
       return;
     }
     this.reads.set(key, batch);
+    // The request or its answer may be lost (the transport is best effort: a connection that
+    // broke while a member was paused, a leader that changed in between). As etcd does, a
+    // round not answered in time is asked again under a new context; a late answer to the old
+    // one finds no batch and is ignored.
+    setTimeout(() => {
+      const pending = this.reads.get(key);
+      if (pending === undefined || this.stopped) return;
+      this.reads.delete(key);
+      this.nextReads.push(...pending);
+      this.kick();
+    }, this.options.readRetryMs).unref();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
