@@ -7,64 +7,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AlarmResponse } from '../../../src/core/api/alarm.js';
 import { AlarmAction, AlarmType, alarmText } from '../../../src/core/api/alarm.js';
-import type { InternalRequest } from '../../../src/core/api/kv.js';
-import { AlarmStore } from '../../../src/core/apply/alarm-store.js';
-import { Applier, type ApplyResult } from '../../../src/core/apply/applier.js';
 import { txnCost, txnIsReadOnly } from '../../../src/core/apply/quota-cost.js';
-import { Lessor } from '../../../src/core/lease/lessor.js';
-import { KvStore } from '../../../src/core/mvcc/kv-store.js';
-import type { BackendOp } from '../../../src/core/ports/storage-driver.js';
-import { MemoryBackend } from '../../../src/drivers/memory/memory-backend.js';
 import { b } from '../mvcc/util.js';
+import { ApplyHarness, type Req } from './apply-harness.js';
 
 const NOSPACE = 'etcdserver: mvcc: database space exceeded';
 const CORRUPT = 'etcdserver: corrupt cluster';
 
-type Req = Omit<InternalRequest, 'id'>;
-
-/** A store, a lessor, an alarm table and an applier over one memory backend. */
-class Harness {
-  readonly backend = new MemoryBackend();
-  store!: KvStore;
-  alarms!: AlarmStore;
-  applier!: Applier;
-  index = 0;
-  readonly commits: BackendOp[][] = [];
-
-  constructor() {
-    const commit = this.backend.commit.bind(this.backend);
-    this.backend.commit = (ops) => {
-      this.commits.push([...ops]);
-      commit(ops);
-    };
-    this.open();
-  }
-
-  open(): void {
-    this.store = new KvStore(this.backend);
-    const lessor = new Lessor();
-    lessor.recover(this.backend, this.store);
-    this.alarms = new AlarmStore(this.backend);
-    this.applier = new Applier(this.store, { lessor, alarms: this.alarms });
-  }
-
-  async reopen(): Promise<void> {
-    await this.backend.close();
-    this.backend.reopen();
-    this.open();
-  }
-
-  apply(req: Req): ApplyResult {
-    const index = ++this.index;
-    return this.applier.applyBatch([{ index, request: { id: index, ...req } }]).results[0]!;
-  }
-
-  ok<T>(req: Req): T {
-    const r = this.apply(req);
-    assert.equal(r.error, undefined, `unexpected error ${r.error?.message}`);
-    return r.response as T;
-  }
-
+/** The shared harness, plus an alarm helper. */
+class Harness extends ApplyHarness {
   alarm(action: number, memberID: number, alarm: number): AlarmResponse {
     return this.ok<AlarmResponse>({ alarm: { action, memberID, alarm } });
   }

@@ -6,71 +6,24 @@
 // (bucket + key space) equals the live one.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InternalRequest, PutResponse, TxnResponse } from '../../../src/core/api/kv.js';
+import type { PutResponse, TxnResponse } from '../../../src/core/api/kv.js';
 import { CompareResult, CompareTarget, EventType } from '../../../src/core/api/kv.js';
 import type { LeaseGrantResponse, LeaseRevokeResponse } from '../../../src/core/api/lease.js';
-import { Applier, type ApplyResult, type RevisionChanges } from '../../../src/core/apply/applier.js';
 import { KvError } from '../../../src/core/errors.js';
 import { readLeaseRecords } from '../../../src/core/lease/lease-codec.js';
-import { Lessor } from '../../../src/core/lease/lessor.js';
-import { KvStore } from '../../../src/core/mvcc/kv-store.js';
-import type { BackendOp } from '../../../src/core/ports/storage-driver.js';
-import { MemoryBackend } from '../../../src/drivers/memory/memory-backend.js';
 import { mulberry32 } from '../../helpers/random.js';
 import { b, s } from '../mvcc/util.js';
+import { ApplyHarness, type Req } from './apply-harness.js';
 
 const LEASE_NOT_FOUND = 'etcdserver: requested lease not found';
 const LEASE_EXIST = 'etcdserver: lease already exists';
 const TTL_TOO_LARGE = 'etcdserver: too large lease TTL';
 
-type Req = Omit<InternalRequest, 'id'>;
-
-/** A store, a lessor and an applier over one memory backend, fed one entry at a time. */
-class LeaseHarness {
-  readonly backend = new MemoryBackend();
-  store!: KvStore;
-  lessor!: Lessor;
-  applier!: Applier;
-  index = 0;
-  readonly commits: BackendOp[][] = [];
-
-  constructor() {
-    const commit = this.backend.commit.bind(this.backend);
-    this.backend.commit = (ops) => {
-      this.commits.push([...ops]);
-      commit(ops);
-    };
-    this.open();
-  }
-
-  open(): void {
-    this.store = new KvStore(this.backend);
-    this.lessor = new Lessor();
-    this.lessor.recover(this.backend, this.store);
-    this.applier = new Applier(this.store, { lessor: this.lessor });
-  }
-
-  async reopen(): Promise<void> {
-    await this.backend.close();
-    this.backend.reopen();
-    this.open();
-  }
-
-  apply(req: Req): { result: ApplyResult; changes: RevisionChanges[] } {
-    const index = ++this.index;
-    const { results, changes } = this.applier.applyBatch([{ index, request: { id: index, ...req } }]);
-    return { result: results[0]!, changes };
-  }
-
-  ok<T>(req: Req): T {
-    const { result } = this.apply(req);
-    assert.equal(result.error, undefined, `unexpected error ${result.error?.message}`);
-    return result.response as T;
-  }
-
+/** The shared harness, plus lease helpers. */
+class LeaseHarness extends ApplyHarness {
   fails(req: Req, message: string): void {
     const before = this.store.currentRevision;
-    const { result, changes } = this.apply(req);
+    const { result, changes } = this.applyWithChanges(req);
     assert.ok(result.error instanceof KvError, 'expected an error');
     assert.equal(result.error.message, message);
     assert.deepEqual(changes, []);
@@ -140,7 +93,7 @@ describe('lease entries', () => {
     h.put('other', 2);
     h.put('plain');
     const before = h.store.currentRevision;
-    const { result, changes } = h.apply({ leaseRevoke: { ID: 1 } });
+    const { result, changes } = h.applyWithChanges({ leaseRevoke: { ID: 1 } });
     const resp = result.response as LeaseRevokeResponse;
     assert.equal(resp.header.revision, before + 1);
     assert.equal(changes.length, 1, 'one revision');
@@ -155,7 +108,7 @@ describe('lease entries', () => {
     h.fails({ leaseRevoke: { ID: 0 } }, LEASE_NOT_FOUND);
     // A lease without keys goes without a revision.
     h.grant(3);
-    const r = h.apply({ leaseRevoke: { ID: 3 } });
+    const r = h.applyWithChanges({ leaseRevoke: { ID: 3 } });
     assert.deepEqual(r.changes, []);
     assert.equal((r.result.response as LeaseRevokeResponse).header.revision, before + 1);
   });
