@@ -123,6 +123,8 @@ export class RaftHost implements ConsensusHost {
   private memberMap = new Map<number, Member>();
   private readonly waiters = new Map<number, Waiter>();
   private readonly reads = new Map<string, ReadWaiter[]>();
+  /** When each round in `reads` was asked (same keys, same insertion order). */
+  private readonly readAskedAt = new Map<string, number>();
   /** Reads waiting for the next ReadIndex round. */
   private nextReads: ReadWaiter[] = [];
   /** Reads whose round answered, waiting for `applied` to reach their index. */
@@ -223,6 +225,7 @@ export class RaftHost implements ConsensusHost {
     await this.transport.start();
     this.ticker = setInterval(() => {
       this.node.tick();
+      this.retryStaleReadRounds();
       this.kick();
     }, o.tickMs);
     this.rttSampler = setInterval(() => this.sampleRtt(), RTT_SAMPLE_MS);
@@ -505,17 +508,26 @@ export class RaftHost implements ConsensusHost {
       return;
     }
     this.reads.set(key, batch);
-    // The request or its answer may be lost (the transport is best effort: a connection that
-    // broke while a member was paused, a leader that changed in between). As etcd does, a
-    // round not answered in time is asked again under a new context; a late answer to the old
-    // one finds no batch and is ignored.
-    setTimeout(() => {
+    this.readAskedAt.set(key, performance.now());
+  }
+
+  /**
+   * The request of a ReadIndex round or its answer may be lost (the transport is best effort:
+   * a connection that broke while a member was paused, a leader that changed in between). As
+   * etcd does, a round not answered within `readRetryMs` is asked again under a new context;
+   * a late answer to the old one finds no batch and is ignored. Rounds are kept in the order
+   * they were asked, so only the oldest are looked at.
+   */
+  private retryStaleReadRounds(): void {
+    const limit = performance.now() - this.options.readRetryMs;
+    for (const [key, at] of this.readAskedAt) {
+      if (at > limit) break;
+      this.readAskedAt.delete(key);
       const pending = this.reads.get(key);
-      if (pending === undefined || this.stopped) return;
+      if (pending === undefined) continue;
       this.reads.delete(key);
       this.nextReads.push(...pending);
-      this.kick();
-    }, this.options.readRetryMs).unref();
+    }
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -549,6 +561,7 @@ export class RaftHost implements ConsensusHost {
       const batch = this.reads.get(key);
       if (batch === undefined) continue;
       this.reads.delete(key);
+      this.readAskedAt.delete(key);
       for (const w of batch) if (w.index === undefined) w.index = rs.index;
       this.readyReads.push(...batch);
     }
@@ -583,6 +596,7 @@ export class RaftHost implements ConsensusHost {
       // Pending ReadIndex rounds may never be answered by a deposed leader: retry them.
       for (const batch of this.reads.values()) this.nextReads.push(...batch.filter((w) => w.index === undefined));
       this.reads.clear();
+      this.readAskedAt.clear();
     }
   }
 

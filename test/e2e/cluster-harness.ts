@@ -104,17 +104,16 @@ export class Cluster {
   }
 
   private async startAll(): Promise<void> {
-    const c = this;
     const o = this.o;
     const ports = await freePorts(o.size * 4);
     const base = tempDir('cluster');
-    c.base = base;
+    this.base = base;
     const names = Array.from({ length: o.size }, (_, i) => `m${i + 1}`);
-    c.peerList.push(...names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 4]}`));
-    const initial = c.peerList.join(',');
+    this.peerList.push(...names.map((n, i) => `${n}=${o.peerTransport}://127.0.0.1:${ports[i * 4]}`));
+    const initial = this.peerList.join(',');
     for (let i = 0; i < o.size; i++) {
-      c.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
-      c.extra.push(
+      this.members.push({ name: names[i]!, dataDir: join(base, names[i]!), server: undefined });
+      this.extra.push(
         [
           `listen-peer-urls: ${o.peerTransport}://127.0.0.1:${ports[i * 4]}`,
           `initial-cluster: ${initial}`,
@@ -124,11 +123,11 @@ export class Cluster {
           `snapshot-count: ${o.snapshotCount}`,
         ].join('\n'),
       );
-      (c.members[i] as { wsPort?: number }).wsPort = ports[i * 4 + 1];
-      (c.members[i] as { tcpPort?: number }).tcpPort = ports[i * 4 + 2];
-      (c.members[i] as { grpcPort?: number }).grpcPort = ports[i * 4 + 3];
+      (this.members[i] as { wsPort?: number }).wsPort = ports[i * 4 + 1];
+      (this.members[i] as { tcpPort?: number }).tcpPort = ports[i * 4 + 2];
+      (this.members[i] as { grpcPort?: number }).grpcPort = ports[i * 4 + 3];
     }
-    const started = await Promise.allSettled(c.members.map((_, i) => c.startMember(i)));
+    const started = await Promise.allSettled(this.members.map((_, i) => this.startMember(i)));
     const failed = started.find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

@@ -297,8 +297,7 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext, H2Str
     if (this.done) return true;
     const stream = this.stream;
     if (stream.closed) return true;
-    const enc = this.rpc.encodeMessage;
-    stream.write(enc === undefined ? encodeMessage(this.rpc.response, res) : enc(res));
+    stream.write(this.rpc.encodeMessage?.(res) ?? encodeMessage(this.rpc.response, res));
     // Counts what waits for the client's flow-control window and the socket's queue.
     return stream.outboundBytes <= this.owner.limits.maxQueuedBytes;
   }

@@ -43,7 +43,6 @@ import type {
 } from '../../core/ports/services.js';
 import { codecOf, type MessageName } from '../../codec/messages.js';
 import { ExtraCodec } from './grpc-schema.js';
-import { encodeMessage } from './grpc-frame.js';
 import { encodeWatchResponseAfter } from '../codec/watch-encoding.js';
 import type { WatchResponse } from '../../core/api/watch.js';
 
@@ -128,9 +127,10 @@ export interface StreamRpc<Req = any, Res = any> {
   readonly open: (env: RpcEnv, sink: StreamSink<Res>, ctx: CallContext) => StreamHandlers<Req>;
   /**
    * A faster encoder of one response as a length-prefixed gRPC message, when the method has
-   * one (Watch: the bytes shared by every watcher of a revision are encoded once).
+   * one (Watch: the bytes shared by every watcher of a revision are encoded once); undefined
+   * for a response it leaves to the generic encoder of `response`.
    */
-  readonly encodeMessage?: (res: Res) => Buffer;
+  readonly encodeMessage?: (res: Res) => Buffer | undefined;
 }
 
 export type Rpc = UnaryRpc | StreamRpc;
@@ -242,7 +242,7 @@ stream(
   'bidi_stream',
   (res: WatchResponse) => {
     const buf = encodeWatchResponseAfter(5, res);
-    if (buf === undefined) return encodeMessage(codec('etcdserverpb.WatchResponse'), res);
+    if (buf === undefined) return undefined;
     buf[0] = 0;
     buf.writeUInt32BE(buf.length - 5, 1);
     return buf;
