@@ -28,7 +28,7 @@
  * | grpc.health.v1.Health  | SERVING for service ""                                             |
  */
 import type protobuf from 'protobufjs';
-import type { AlarmRequest, AlarmResponse } from '../../core/api/alarm.js';
+import type { AlarmRequest } from '../../core/api/alarm.js';
 import type { ResponseHeader } from '../../core/api/kv.js';
 import { KvError, Status } from '../../core/errors.js';
 import type { MemberInfo, MoveLeaderRequest } from '../../core/api/cluster.js';
@@ -36,7 +36,6 @@ import type {
   CallContext,
   ClusterService,
   LeaseService,
-  MaintenanceService,
   Services,
   StreamHandlers,
   StreamSink,
@@ -66,20 +65,6 @@ export class GrpcStatusError extends Error {
   }
 }
 
-/**
- * Services the port uses when the server provides them but `Services` (src/core/ports) does not
- * declare them yet. Looked up per call, so a server that adds one is served at once.
- */
-export interface OptionalServices {
-  readonly maintenance: MaintenanceService & {
-    hash?(req: Record<string, never>, ctx?: CallContext): Promise<{ header: ResponseHeader; hash: number }>;
-    /** Maintenance.Alarm: GET, ACTIVATE, DEACTIVATE of the replicated alarm table. */
-    alarm?(req: AlarmRequest, ctx?: CallContext): Promise<AlarmResponse>;
-    /** Maintenance.Defragment, where the storage driver can defragment. */
-    defragment?(req: Record<string, never>, ctx?: CallContext): Promise<Record<string, never>>;
-  };
-}
-
 /** What the member says about itself in MemberList when no cluster service answers. */
 export interface SelfMember {
   readonly name: string;
@@ -90,7 +75,7 @@ export interface SelfMember {
 
 /** What an RPC handler gets besides its request. */
 export interface RpcEnv {
-  readonly services: Services & Partial<OptionalServices>;
+  readonly services: Services;
   readonly member: SelfMember;
 }
 
