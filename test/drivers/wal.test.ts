@@ -192,6 +192,51 @@ describe('wal: recovery', () => {
   });
 });
 
+describe('wal: saves in flight', () => {
+  for (const cacheBytes of [0, 1 << 20]) {
+    it(`an entry replaced before its frame is written reads as the replacement (cache ${cacheBytes} bytes)`, async () => {
+      await withDir(async (dir) => {
+        const opts: WalOptions = { ...NO_PREALLOC, cacheBytes };
+        let ls = WalLogStore.open(dir, opts);
+        await ls.save({ entries: [entry(1, 1)] });
+        // Not awaited: all three saves are queued before the first frame is written, and the
+        // second rewrites 3 (a follower meeting a new leader's entries) and drops 4.
+        const a = ls.save({ entries: [entry(2, 1), entry(3, 1), entry(4, 1)] });
+        assert.deepEqual(dump(ls), [[1, 1, 'e1t1'], [2, 1, 'e2t1'], [3, 1, 'e3t1'], [4, 1, 'e4t1']]);
+        const b = ls.save({ entries: [entry(3, 2)] });
+        assert.deepEqual(dump(ls), [[1, 1, 'e1t1'], [2, 1, 'e2t1'], [3, 2, 'e3t2']]);
+        const c = ls.save({ entries: [entry(4, 2), entry(5, 2)] });
+        await Promise.all([a, b, c]);
+        const want = [[1, 1, 'e1t1'], [2, 1, 'e2t1'], [3, 2, 'e3t2'], [4, 2, 'e4t2'], [5, 2, 'e5t2']];
+        assert.deepEqual(dump(ls), want);
+        await ls.save({ entries: [entry(6, 2)] });
+        assert.deepEqual(dump(ls), [...want, [6, 2, 'e6t2']]);
+        await ls.close();
+        ls = WalLogStore.open(dir, opts);
+        assert.deepEqual(dump(ls), [...want, [6, 2, 'e6t2']]);
+        await ls.close();
+      });
+    });
+  }
+
+  it('a frame written after its entry was replaced does not point the entry at the old data (fsync on the pool)', async () => {
+    await withDir(async (dir) => {
+      const ls = WalLogStore.open(dir, { ...NO_PREALLOC, syncOnMainThread: false });
+      await ls.save({ entries: [entry(1, 1)] });
+      const a = ls.save({ entries: [entry(2, 1), entry(3, 1)] });
+      // Let a's frame go out (its fdatasync is on the pool), then replace 3 before it returns.
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
+      const b = ls.save({ entries: [entry(3, 2)] });
+      await a;
+      // b's frame is not durable yet: 3 must still read as b's entry, not a's.
+      assert.deepEqual(dump(ls), [[1, 1, 'e1t1'], [2, 1, 'e2t1'], [3, 2, 'e3t2']]);
+      await b;
+      assert.deepEqual(dump(ls), [[1, 1, 'e1t1'], [2, 1, 'e2t1'], [3, 2, 'e3t2']]);
+      await ls.close();
+    });
+  });
+});
+
 describe('wal: segments', () => {
   it('rolls over with small segments, and compaction deletes old segments durably', async () => {
     await withDir(async (dir) => {

@@ -35,10 +35,12 @@
  * segment is extended with zeros ahead of the write position, 1 MiB at a time between frames,
  * and frames overwrite those zeros (see `fill`).
  *
- * Reads. firstIndex/lastIndex/term come from a LogIndex; entries() from `slots`: each retained
- * entry's type, data location (segment, offset, length) and, for recent or unwritten entries,
- * the data itself (recent data is capped at `cacheBytes`; older data is read back with a
- * synchronous pread, served from the page cache in the usual case).
+ * Reads. firstIndex/lastIndex/term come from a LogIndex; entries() from `slots` (a SlotTable:
+ * each retained entry's type and data location, segment, offset and length, in typed arrays).
+ * Unwritten entries' data is held until their frame is written; recent frames are kept whole
+ * (capped at `cacheBytes`) and an entry found in one is a view of it; older data is read back
+ * with a synchronous pread, served from the page cache in the usual case. Nothing per entry is
+ * a heap object that outlives its request (see slot-table.ts for why that matters).
  *
  * Recovery (open): segments are read in order and their frames replayed. A frame that fails
  * its checksums in the last segment is a torn tail (a crash mid-append, so never acknowledged)
@@ -58,9 +60,10 @@ import { dirname, join } from 'node:path';
 import { LogStoreBase } from '../common/log-store-base.js';
 import type { Entry, EntryType, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../core/ports/storage-driver.js';
 import { assert } from '../../core/assert.js';
+import { SlotTable } from './slot-table.js';
 import type { LogChange } from '../common/log-index.js';
 import { LogIndex, fitsMaxBytes } from '../common/log-index.js';
-import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT_META, plain } from '../common/encoding.js';
+import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT_META } from '../common/encoding.js';
 import type { WalRecord, WalRecordInput } from './wal-format.js';
 import { FRAME_HEADER_BYTES, RecordError, align, decodeBody, encodeFrame, frameAt } from './wal-format.js';
 
@@ -87,8 +90,6 @@ export const WalOptionsToken: ServiceIdentifier<WalOptions> = Symbol.for('etcete
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
 const DEFAULT_CACHE_BYTES = 4 * 2 ** 20;
-// What a cached entry costs besides its data, so that the cache of empty entries is bounded too.
-const SLOT_OVERHEAD_BYTES = 64;
 const FILL_CHUNK_BYTES = 2 ** 20;
 const SEGMENT_NAME = /^([0-9a-f]{16})\.wal$/;
 
@@ -99,21 +100,16 @@ interface Segment {
   readonly fd: number;
 }
 
-/** Where one retained entry's data is. Invariant: `data !== undefined || seg !== undefined`. */
-interface Slot {
-  readonly type: EntryType;
-  readonly bytes: number;
-  /** Unset until the frame holding the entry is written. */
-  seg: Segment | undefined;
-  pos: number;
-  /** The data, while unwritten or cached. */
-  data: Uint8Array | undefined;
+/** A written frame kept in memory, so that recent entries are read without a pread. */
+interface CachedFrame {
+  readonly seq: number;
+  /** Where the frame starts in its segment. */
+  readonly start: number;
+  readonly bytes: Buffer;
 }
 
 interface Pending {
   readonly change: LogChange;
-  /** The slots created for change.puts, in the same order. */
-  readonly slots: readonly Slot[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -187,7 +183,7 @@ interface Replayed {
   readonly snap: SnapshotMeta;
   readonly hard: HardState;
   readonly terms: number[];
-  readonly slots: Slot[];
+  readonly slots: SlotTable;
   readonly segments: Segment[];
   /** The segment to append to, and where; undefined if a new segment must be started. */
   readonly tail: { readonly seg: Segment; readonly pos: number; readonly size: number } | undefined;
@@ -201,8 +197,12 @@ export class WalLogStore extends LogStoreBase implements LogStore {
   private readonly preallocate: boolean;
 
   private readonly index: LogIndex;
-  // Invariant: slots[i] describes entry index.firstIndex() + i; slots.length === lastIndex - snapshot index.
-  private slots: Slot[];
+  // Invariant: slots position i describes entry index.firstIndex() + i; slots.length === lastIndex - snapshot index.
+  private readonly slots: SlotTable;
+  // The data of entries whose frame is not written yet, by log index. An entry replaced (a
+  // conflicting append) before its frame was written stays here until that frame is written;
+  // the identity of the data says which of the two the slot describes.
+  private readonly unwritten = new Map<number, Uint8Array>();
   // Segments in sequence order; the last one is `current`.
   private readonly segments: Segment[];
   private current!: Segment;
@@ -219,8 +219,8 @@ export class WalLogStore extends LogStoreBase implements LogStore {
   private queue: Pending[] = [];
   private flushing = false;
   private idle: Promise<void> = Promise.resolve();
-  // Written slots whose data is cached, oldest first from `cacheHead`.
-  private cached: Slot[] = [];
+  // Written frames kept in memory, in write order (so by segment, then offset) from `cacheHead`.
+  private cached: CachedFrame[] = [];
   private cacheHead = 0;
   private cachedBytes = 0;
   // Set once a write fails: the disk no longer matches the index, so later writes are refused.
@@ -282,14 +282,53 @@ export class WalLogStore extends LogStoreBase implements LogStore {
     const out: Entry[] = [];
     let total = 0;
     const first = this.index.firstIndex();
+    const slots = this.slots;
     for (let i = lo; i < hi; i++) {
-      const s = this.slots[i - first]!;
-      if (!fitsMaxBytes(out.length, total, s.bytes, maxBytes)) break;
-      const data = s.data ?? readFully(s.seg!.fd, s.bytes, s.pos);
-      total += s.bytes;
-      out.push({ term: this.index.term(i)!, index: i, type: s.type, data });
+      const k = i - first;
+      const bytes = slots.bytes(k);
+      if (!fitsMaxBytes(out.length, total, bytes, maxBytes)) break;
+      const seq = slots.seq(k);
+      let data: Uint8Array;
+      if (seq === SlotTable.UNWRITTEN) {
+        data = this.unwritten.get(i)!;
+        assert(data !== undefined, `wal entry ${i} is neither written nor held`);
+      } else {
+        data = this.cachedData(seq, slots.pos(k), bytes) ?? readFully(this.segment(seq).fd, bytes, slots.pos(k));
+      }
+      total += bytes;
+      out.push({ term: this.index.term(i)!, index: i, type: slots.type(k) as EntryType, data });
     }
     return out;
+  }
+
+  /** The segment with sequence number `seq` (retained segments are consecutive). */
+  private segment(seq: number): Segment {
+    const s = this.segments[seq - this.segments[0]!.seq];
+    assert(s !== undefined && s.seq === seq, `wal segment ${seq} is not open`);
+    return s;
+  }
+
+  /** A view of `bytes` at `pos` of segment `seq` if a cached frame holds them. */
+  private cachedData(seq: number, pos: number, bytes: number): Uint8Array | undefined {
+    // Binary search for the last cached frame starting at or before (seq, pos).
+    let lo = this.cacheHead;
+    let hi = this.cached.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const f = this.cached[mid]!;
+      if (f.seq < seq || (f.seq === seq && f.start <= pos)) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0) return undefined;
+    const f = this.cached[found]!;
+    const off = pos - f.start;
+    if (f.seq !== seq || off + bytes > f.bytes.byteLength) return undefined;
+    return new Uint8Array(f.bytes.buffer, f.bytes.byteOffset + off, bytes);
   }
 
   save(update: LogUpdate): Promise<void> {
@@ -327,19 +366,21 @@ export class WalLogStore extends LogStoreBase implements LogStore {
   private enqueue(c: LogChange): Promise<void> {
     const snapBefore = this.index.snapshotMeta().index;
     if (c.snapshot !== undefined) {
-      if (c.keepSuffix) this.slots.splice(0, c.snapshot.index - snapBefore);
-      else this.slots = [];
+      if (c.keepSuffix) this.slots.dropFront(c.snapshot.index - snapBefore);
+      else this.slots.clear();
     }
-    const slots: Slot[] = c.puts.map((e) => ({ type: e.type, bytes: e.data.byteLength, seg: undefined, pos: 0, data: e.data }));
-    if (slots.length > 0) {
+    if (c.puts.length > 0) {
       const snapIndex = c.snapshot?.index ?? snapBefore;
-      this.slots.length = c.puts[0]!.index - snapIndex - 1;
-      for (const s of slots) this.slots.push(s);
+      this.slots.truncate(c.puts[0]!.index - snapIndex - 1);
+      for (const e of c.puts) {
+        this.slots.push(e.type, e.data.byteLength, SlotTable.UNWRITTEN, 0);
+        this.unwritten.set(e.index, e.data);
+      }
     }
     this.index.apply(c);
     assert(this.slots.length === this.index.lastIndex() - this.index.snapshotMeta().index, 'wal slots out of step with the index');
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ change: c, slots, resolve, reject });
+      this.queue.push({ change: c, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         // A microtask, so that saves called in the same synchronous run share one frame.
@@ -411,23 +452,29 @@ export class WalLogStore extends LogStoreBase implements LogStore {
     this.writtenHard = hard;
     this.writtenSnap = snap;
 
-    // The entries are on disk: point their slots there, and keep their data (now a view of the
-    // frame, not the caller's array) while the cache has room.
+    // The entries are on disk: point their slots there (unless a later save replaced them:
+    // then the held data is no longer theirs), and keep the frame while the cache has room.
+    const seq = this.current.seq;
+    const first = this.index.firstIndex();
+    const last = this.index.lastIndex();
     let r = 0;
     for (const p of batch) {
       const c = p.change;
       if (c.snapshot !== undefined) r++;
       if (c.puts.length > 0) {
         const offsets = frame.entryDataOffsets[r++]!;
-        p.slots.forEach((s, j) => {
-          s.seg = this.current;
-          s.pos = at + offsets[j]!;
-          s.data = plain(frame.bytes.subarray(offsets[j]!, offsets[j]! + s.bytes));
-          this.cached.push(s);
-          this.cachedBytes += s.bytes + SLOT_OVERHEAD_BYTES;
-        });
+        for (let j = 0; j < c.puts.length; j++) {
+          const e = c.puts[j]!;
+          if (this.unwritten.get(e.index) !== e.data) continue;
+          this.unwritten.delete(e.index);
+          if (e.index >= first && e.index <= last) this.slots.setWritten(e.index - first, seq, at + offsets[j]!);
+        }
       }
       if (c.hardState !== undefined) r++;
+    }
+    if (this.cacheBytes > 0) {
+      this.cached.push({ seq, start: at, bytes: frame.bytes });
+      this.cachedBytes += frame.bytes.byteLength;
     }
     this.trimCache();
     if (snapshotMoved) this.deleteOldSegments();
@@ -497,7 +544,8 @@ export class WalLogStore extends LogStoreBase implements LogStore {
 
   /** Deletes the segments before the one holding the first retained entry (never the current one). */
   private deleteOldSegments(): void {
-    const firstLive = this.slots[0]?.seg?.seq ?? this.current.seq;
+    const s0 = this.slots.length > 0 ? this.slots.seq(0) : SlotTable.UNWRITTEN;
+    const firstLive = s0 === SlotTable.UNWRITTEN ? this.current.seq : s0;
     const keepFrom = Math.min(firstLive, this.current.seq);
     let deleted = false;
     while (this.segments.length > 1 && this.segments[0]!.seq < keepFrom) {
@@ -511,11 +559,11 @@ export class WalLogStore extends LogStoreBase implements LogStore {
 
   private trimCache(): void {
     while (this.cachedBytes > this.cacheBytes && this.cacheHead < this.cached.length) {
-      const s = this.cached[this.cacheHead++]!;
-      s.data = undefined;
-      this.cachedBytes -= s.bytes + SLOT_OVERHEAD_BYTES;
+      const f = this.cached[this.cacheHead]!;
+      this.cached[this.cacheHead++] = undefined!;
+      this.cachedBytes -= f.bytes.byteLength;
     }
-    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cached.length) {
+    if (this.cacheHead > 64 && this.cacheHead * 2 > this.cached.length) {
       this.cached = this.cached.slice(this.cacheHead);
       this.cacheHead = 0;
     }
@@ -538,7 +586,7 @@ function replay(dir: string): Replayed {
   // be a gap (entries of deleted segments) that a later SNAPSHOT record must cover.
   let base = 1;
   let terms: number[] = [];
-  let slots: Slot[] = [];
+  const slots = new SlotTable();
   let started = false;
   let tail: Replayed['tail'];
   try {
@@ -609,11 +657,11 @@ function replay(dir: string): Replayed {
               if (s.index < snap.index) bad(`snapshot index ${s.index} goes back from ${snap.index}`);
               const end = base + slots.length; // one past the last replayed entry
               if (!r.keepSuffix || s.index + 1 >= end) {
-                slots = [];
+                slots.clear();
                 terms = [];
                 base = s.index + 1;
               } else if (s.index >= base) {
-                slots.splice(0, s.index - base + 1);
+                slots.dropFront(s.index - base + 1);
                 terms.splice(0, s.index - base + 1);
                 base = s.index + 1;
               }
@@ -625,16 +673,16 @@ function replay(dir: string): Replayed {
               if (lo <= snap.index) bad(`entries from ${lo} are at or below the snapshot index ${snap.index}`);
               if (lo < base || lo > base + slots.length) {
                 // A gap, or a rewrite inside one: the entries before lo come from deleted segments.
-                slots = [];
+                slots.clear();
                 terms = [];
                 base = lo;
               } else {
-                slots.length = lo - base;
+                slots.truncate(lo - base);
                 terms.length = lo - base;
               }
               for (const e of r.entries) {
                 if (terms.length > 0 && e.term < terms[terms.length - 1]!) bad(`entry ${e.index} has a lower term than its predecessor`);
-                slots.push({ type: e.type, bytes: e.dataBytes, seg, pos: e.dataPos, data: undefined });
+                slots.push(e.type, e.dataBytes, seq, e.dataPos);
                 terms.push(e.term);
               }
               break;
