@@ -23,7 +23,6 @@ import { CompactedError, FutureRevisionError } from '../errors.js';
 import type { Backend, BackendOp } from '../ports/storage-driver.js';
 import { bytesToLatin1, compareBytes, latin1ToBytes } from './bytes.js';
 import { crc32c } from './crc32c.js';
-import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { decodeRevision, encodeRevision, readUint64BE, revisionMainOf, writeUint64BE } from './revision.js';
 import type { RangeEnd } from './tree-index.js';
@@ -286,11 +285,12 @@ class WriteTxn implements KvWriteTxn {
     const st = this.st;
     const rev = this.beginRevision + 1;
     const sub = this.sub;
-    const ki = st.index.getOrCreate(bytesToLatin1(key));
+    const k = bytesToLatin1(key);
+    const ki = st.index.get(k);
     let prevKv: KeyValue | undefined;
     let created = rev;
     let version = 1;
-    if (ki.isLive()) {
+    if (ki !== undefined && ki.isLive()) {
       prevKv = st.readKv(ki.modMain, ki.modSub);
       created = ki.created;
       version = ki.version + 1;
@@ -303,7 +303,7 @@ class WriteTxn implements KvWriteTxn {
     const kv: KeyValue = { key, createRevision: created, modRevision: rev, version, value, lease };
     st.ops.push({ type: 'put', bucket: 'key', key: encodeRevision(rev, sub), value: encodeKeyValue(kv) });
     st.stage(rev, sub, kv);
-    ki.put(rev, sub);
+    st.index.put(k, rev, sub);
     this.events.push({ type: EventType.PUT, kv, prevKv: prevKv ?? null });
     this.sub = sub + 1;
     return { kv, prevKv };
@@ -313,12 +313,12 @@ class WriteTxn implements KvWriteTxn {
     this.checkOpen();
     const st = this.st;
     const rev = this.beginRevision + 1;
-    const found: KeyIndex[] = [];
+    const found: string[] = [];
     const revs: number[] = [];
     // Reading at rev (not readRevision) is the same thing: nothing exists at rev unless this
     // txn wrote it.
-    st.index.range(bytesToLatin1(key), toRangeEnd(rangeEnd), rev, 0, (ki, main, sub) => {
-      found.push(ki);
+    st.index.range(bytesToLatin1(key), toRangeEnd(rangeEnd), rev, 0, (k, main, sub) => {
+      found.push(k);
       revs.push(main, sub);
     });
     const prevs = new Array<KeyValue>(found.length);
@@ -334,7 +334,7 @@ class WriteTxn implements KvWriteTxn {
         value: encodeKeyValue({ key: prevKv.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 }),
       });
       st.stage(rev, sub, null);
-      found[i]!.tombstone(rev, sub);
+      st.index.tombstone(found[i]!, rev, sub);
       this.events.push({ type: EventType.DELETE, kv: tomb, prevKv });
       prevs[i] = prevKv;
     }
@@ -396,12 +396,13 @@ export class KvStore {
       if (rev.tombstone) {
         // A tombstone whose put is gone can only be left by an interrupted compaction; etcd
         // skips it too. (Compaction here is atomic, so this does not happen today.)
-        if (ki !== undefined && ki.isLive()) ki.tombstone(rev.main, rev.sub);
+        if (ki !== undefined && ki.isLive()) st.index.tombstone(key, rev.main, rev.sub);
       } else if (ki === undefined) {
-        st.index.getOrCreate(key).restore(kv.createRevision, kv.version, rev.main, rev.sub);
+        st.index.restore(key, kv.createRevision, kv.version, rev.main, rev.sub);
       } else {
-        ki.put(rev.main, rev.sub);
-        assert(ki.created === kv.createRevision && ki.version === kv.version, `restored history of key disagrees with its value at ${rev.main}.${rev.sub}`);
+        st.index.put(key, rev.main, rev.sub);
+        const now = st.index.get(key)!;
+        assert(now.created === kv.createRevision && now.version === kv.version, `restored history of key disagrees with its value at ${rev.main}.${rev.sub}`);
       }
     }
     st.currentRev = Math.max(1, lastMain, finishedRev, scheduledRev);

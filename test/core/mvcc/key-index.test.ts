@@ -1,6 +1,7 @@
 // Checks the key index: per-key generations (find at a revision, tombstones, compaction tables
 // modelled on etcd's keyIndex tests) and the tree index as an oracle test against a naive
-// history (Map of key -> list of changes) on seeded random puts, deletes and compactions.
+// history (Map of key -> list of changes) on seeded random puts, deletes and compactions, read by
+// key and by range (fresh keys, stored as a bare revision number, and materialized ones alike).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AssertionError } from '../../../src/core/assert.js';
@@ -175,12 +176,15 @@ describe('TreeIndex (oracle against a naive history)', () => {
             const slot = { main: 0, sub: 0 };
             const got = ki !== undefined && ki.find(at, slot) ? `${slot.main}.${slot.sub}` : undefined;
             assert.equal(got, naiveFind(hist.get(k), at), `key ${JSON.stringify(k)} at ${at} step ${step}`);
+            const one: string[] = [];
+            tree.range(k, undefined, at, 0, (key, m, s) => one.push(`${key}@${m}.${s}`));
+            assert.deepEqual(one, got === undefined ? [] : [`${k}@${got}`], `single-key range of ${JSON.stringify(k)} at ${at}`);
           }
           const lo = keys[Math.floor(rand() * keys.length)]!;
           const hi = rand() < 0.2 ? '' : keys[Math.floor(rand() * keys.length)]!;
           const limit = Math.floor(rand() * 3);
           const got: string[] = [];
-          const count = tree.range(lo, hi, at, limit, (ki, m, s) => got.push(`${ki.key}@${m}.${s}`));
+          const count = tree.range(lo, hi, at, limit, (k, m, s) => got.push(`${k}@${m}.${s}`));
           const want = [...keys]
             .sort()
             .filter((k) => k >= lo && (hi === '' || k < hi))
