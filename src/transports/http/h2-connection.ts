@@ -263,6 +263,12 @@ export class H2Connection {
   private used = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /**
+   * The stream whose DATA frame (header at `dataAt` in `chunk`) is the last frame built, still
+   * open to more payload; 0 when the last frame is anything else or was cut off.
+   */
+  private dataId = 0;
+  private dataAt = 0;
   private flushQueued = false;
   private readonly flushFn = (): void => this.flush();
   private lateFlushQueued = false;
@@ -827,14 +833,38 @@ export class H2Connection {
     this.used += 4;
   }
 
-  /** Appends one frame with payload `src[from, to)`. */
+  /**
+   * Appends one frame with payload `src[from, to)`. A small DATA payload that follows a DATA
+   * frame of the same stream is appended to that frame instead (up to the peer's frame size):
+   * gRPC messages need no frame of their own, and a client parses, credits and wakes its
+   * reader per frame, so a watch stream's replies of one turn cost it one frame per 16 KiB
+   * instead of one per reply. Flow control counts bytes, so it is unaffected.
+   */
   private frame(type: number, flags: number, id: number, src: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= COPY_LIMIT) {
+      const chunk = this.chunk;
+      if (type === DATA && flags === 0 && id === this.dataId && this.chunk.length - this.used >= n) {
+        const at = this.dataAt;
+        const length = ((chunk[at]! << 16) | (chunk[at + 1]! << 8) | chunk[at + 2]!) + n;
+        if (length <= this.peerMaxFrame) {
+          src.copy(chunk, this.used, from, to);
+          this.used += n;
+          chunk[at] = length >>> 16;
+          chunk[at + 1] = (length >>> 8) & 0xff;
+          chunk[at + 2] = length & 0xff;
+          return;
+        }
+      }
       this.reserve(9 + n);
+      const at = this.used;
       this.header(this.chunk, n, type, flags, id);
       src.copy(this.chunk, this.used, from, to);
       this.used += n;
+      if (type === DATA && flags === 0) {
+        this.dataId = id;
+        this.dataAt = at;
+      }
       return;
     }
     this.reserve(9);
@@ -845,6 +875,7 @@ export class H2Connection {
   }
 
   private header(b: Buffer, length: number, type: number, flags: number, id: number): Buffer {
+    this.dataId = 0;
     let u = this.used;
     b[u++] = length >>> 16;
     b[u++] = (length >>> 8) & 0xff;
@@ -869,6 +900,7 @@ export class H2Connection {
 
   /** Moves the built part of the chunk to the output list. */
   private cut(): void {
+    this.dataId = 0;
     if (this.used > this.start) {
       this.out.push(this.chunk.subarray(this.start, this.used));
       this.outBytes += this.used - this.start;
