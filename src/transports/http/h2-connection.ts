@@ -86,6 +86,8 @@ const MAX_INBOUND_FRAME = 16384;
 /** Payloads up to this size are copied into the write buffer; larger ones are written as is. */
 const COPY_LIMIT = 2048;
 const CHUNK_BYTES = 64 * 1024;
+/** Output of one turn from which a connection's flush waits for the turn's smaller ones. */
+const BULK_BYTES = 16 * 1024;
 /** How long a connection we sent GOAWAY on may take to close before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -270,7 +272,22 @@ export class H2Connection {
   private dataId = 0;
   private dataAt = 0;
   private flushQueued = false;
-  private readonly flushFn = (): void => this.flush();
+  /**
+   * The turn's flush: a connection with a bulk of output (watch replies) lets the turns's other
+   * flushes go first, once, by queueing itself again behind them. The small answers produced in
+   * the same turn (the put that caused the fan-out) then leave before the bulk's socket writes,
+   * which take tens of µs each, instead of after them.
+   */
+  private readonly flushFn = (): void => {
+    if (!this.flushDeferred && this.outBytes + (this.used - this.start) >= BULK_BYTES) {
+      this.flushDeferred = true;
+      process.nextTick(this.flushFn);
+      return;
+    }
+    this.flushDeferred = false;
+    this.flush();
+  };
+  private flushDeferred = false;
   private lateFlushQueued = false;
   private readonly lateFlushFn = (): void => {
     this.lateFlushQueued = false;
