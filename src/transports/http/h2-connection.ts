@@ -86,6 +86,8 @@ const MAX_INBOUND_FRAME = 16384;
 /** Payloads up to this size are copied into the write buffer; larger ones are written as is. */
 const COPY_LIMIT = 2048;
 const CHUNK_BYTES = 64 * 1024;
+/** Largest payload `H2Stream.claim` places: one frame of the smallest MAX_FRAME_SIZE. */
+const MAX_CLAIM = 16384;
 /** Output of one turn from which a connection's flush waits for the turn's smaller ones. */
 const BULK_BYTES = 16 * 1024;
 /** How long a connection we sent GOAWAY on may take to close before it is destroyed. */
@@ -190,6 +192,19 @@ export class H2Stream {
   write(data: Buffer): void {
     if (this.closed || this.localEnded || data.length === 0) return;
     this.conn.sendData(this, data);
+  }
+
+  /**
+   * Room for `n` body bytes that the windows let go out at once, in the connection's output
+   * buffer: returns the offset in `conn.output` where the caller must write exactly `n` bytes
+   * now (before anything else is sent on the connection), or -1 when they cannot be placed
+   * there (stream ended or with bytes waiting, windows too small, `n` above one frame); then
+   * the caller encodes them elsewhere and calls `write`. Saves a buffer and a copy per message
+   * for many small messages (watch replies); the bytes count as sent for flow control.
+   */
+  claim(n: number): number {
+    if (this.closed || this.localEnded || this.queuedBytes > 0 || n <= 0) return -1;
+    return this.conn.claimData(this, n);
   }
 
   /** Ends the response: with a trailer block (gRPC), or an empty DATA frame with END_STREAM. */
@@ -725,6 +740,21 @@ export class H2Connection {
     this.maybeFlush();
   }
 
+  /** The buffer `H2Stream.claim` offsets point into (changes as it fills: read it after the claim). */
+  get output(): Buffer {
+    return this.chunk;
+  }
+
+  /** @internal See `H2Stream.claim`. */
+  claimData(stream: H2Stream, n: number): number {
+    if (n > MAX_CLAIM || n > stream.sendWindow || n > this.sendWindow || this.dead) return -1;
+    stream.sendWindow -= n;
+    this.sendWindow -= n;
+    const at = this.appendData(stream.id, n);
+    this.maybeFlush();
+    return at;
+  }
+
   /** @internal */
   sendEnd(stream: H2Stream, trailers: Buffer): void {
     if (stream.queuedBytes > 0) {
@@ -860,28 +890,15 @@ export class H2Connection {
   private frame(type: number, flags: number, id: number, src: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= COPY_LIMIT) {
-      const chunk = this.chunk;
-      if (type === DATA && flags === 0 && id === this.dataId && this.chunk.length - this.used >= n) {
-        const at = this.dataAt;
-        const length = ((chunk[at]! << 16) | (chunk[at + 1]! << 8) | chunk[at + 2]!) + n;
-        if (length <= this.peerMaxFrame) {
-          src.copy(chunk, this.used, from, to);
-          this.used += n;
-          chunk[at] = length >>> 16;
-          chunk[at + 1] = (length >>> 8) & 0xff;
-          chunk[at + 2] = length & 0xff;
-          return;
-        }
+      if (type === DATA && flags === 0) {
+        const at = this.appendData(id, n); // NB: before reading `chunk`, which it may replace
+        src.copy(this.chunk, at, from, to);
+        return;
       }
       this.reserve(9 + n);
-      const at = this.used;
       this.header(this.chunk, n, type, flags, id);
       src.copy(this.chunk, this.used, from, to);
       this.used += n;
-      if (type === DATA && flags === 0) {
-        this.dataId = id;
-        this.dataAt = at;
-      }
       return;
     }
     this.reserve(9);
@@ -889,6 +906,35 @@ export class H2Connection {
     this.cut();
     this.out.push(from === 0 && to === src.length ? src : src.subarray(from, to));
     this.outBytes += n;
+  }
+
+  /**
+   * Room for `n` (≤ MAX_CLAIM) bytes of DATA payload on stream `id` in `chunk`: the end of the
+   * previous frame when it is a DATA frame of the same stream with room left (its length is
+   * patched), else after a new frame header. Returns the offset; the caller fills it.
+   */
+  private appendData(id: number, n: number): number {
+    let chunk: Buffer = this.chunk;
+    if (id === this.dataId && chunk.length - this.used >= n) {
+      const at = this.dataAt;
+      const length = ((chunk[at]! << 16) | (chunk[at + 1]! << 8) | chunk[at + 2]!) + n;
+      if (length <= this.peerMaxFrame) {
+        const p = this.used;
+        this.used = p + n;
+        chunk[at] = length >>> 16;
+        chunk[at + 1] = (length >>> 8) & 0xff;
+        chunk[at + 2] = length & 0xff;
+        return p;
+      }
+    }
+    chunk = this.reserve(9 + n);
+    const at = this.used;
+    this.header(chunk, n, DATA, 0, id);
+    this.dataId = id;
+    this.dataAt = at;
+    const p = this.used;
+    this.used = p + n;
+    return p;
   }
 
   private header(b: Buffer, length: number, type: number, flags: number, id: number): Buffer {
