@@ -299,16 +299,16 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext, H2Str
     if (stream.closed) return true;
     const writer = this.rpc.messageWriter;
     const n = writer === undefined ? -1 : writer.prepare(res);
-    if (n < 0) {
+    if (writer === undefined || n < 0) {
       stream.write(encodeMessage(this.rpc.response, res));
     } else {
       // Straight into the connection's output when the windows allow, else its own buffer.
       const at = stream.claim(n);
       if (at >= 0) {
-        writer!.writeTo(stream.conn.output, at);
+        writer.writeTo(stream.conn.output, at);
       } else {
         const buf = Buffer.allocUnsafe(n);
-        writer!.writeTo(buf, 0);
+        writer.writeTo(buf, 0);
         stream.write(buf);
       }
     }

@@ -30,7 +30,11 @@
  *
  * Writing: frames are appended to a pooled buffer and written once per turn (process.nextTick,
  * so every answer produced by one batch of settled promises goes out in one socket write);
- * large DATA payloads are passed to the socket as they are, not copied.
+ * large DATA payloads are passed to the socket as they are, not copied. Small DATA payloads
+ * of one stream written back to back share one DATA frame (up to the peer's frame size), and
+ * `H2Stream.claim` lets a caller encode a message straight into the buffer. A connection with
+ * a bulk of output in a turn (a watch fan-out) writes it after the turn's other flushes, so
+ * the small answers produced with it (the put that caused it) are not held behind it.
  *
  * Streams are plain objects with a handler (no Duplex, no events): `onStream` gets each new
  * stream with its decoded header list and sets `stream.handler`.
@@ -288,7 +292,7 @@ export class H2Connection {
   private dataAt = 0;
   private flushQueued = false;
   /**
-   * The turn's flush: a connection with a bulk of output (watch replies) lets the turns's other
+   * The turn's flush: a connection with a bulk of output (watch replies) lets the turn's other
    * flushes go first, once, by queueing itself again behind them. The small answers produced in
    * the same turn (the put that caused the fan-out) then leave before the bulk's socket writes,
    * which take tens of µs each, instead of after them.
