@@ -75,13 +75,15 @@ test('the gRPC writer writes replies back to back, shared parts alternating, as 
   const int = (n: number): number => Math.floor(rnd() * n);
   const kv = (i: number): KeyValue => ({ key: Buffer.from(`k${i}`), createRevision: i, modRevision: 100 + i, version: 1 + int(3), value: Buffer.alloc(int(200), i), lease: 0 });
   const headers: ResponseHeader[] = [0, 1, 2].map((i) => ({ clusterId: 2 ** 50 + i, memberId: 9 + i, revision: 100 + i, raftTerm: 2 }));
+  // Equal headers in other objects (each stream has its own), and one differing in the term only.
+  headers.push({ ...headers[0]! }, { ...headers[0]!, raftTerm: 3 }, { ...headers[0]!, clusterId: 2 ** 50 + 1 });
   const eventSets: Event[][] = [0, 1, 2].map((i) => Array.from({ length: 1 + i }, (_, j) => ({ type: 0 as const, kv: kv(10 * i + j) })));
   const writer = new PrefixedWriter<WatchResponse>(new WatchReplyWriter());
   const out = Buffer.alloc(64 * 1024);
   let pos = 0;
   const sent: WatchResponse[] = [];
   for (let i = 0; i < 200; i++) {
-    const res: WatchResponse = { header: headers[int(3)]!, watchId: [0, 1, 300, -1][int(4)]!, events: int(5) === 0 ? [] : eventSets[int(3)]! };
+    const res: WatchResponse = { header: headers[int(headers.length)]!, watchId: [0, 1, 300, -1][int(4)]!, events: int(5) === 0 ? [] : eventSets[int(3)]! };
     if (int(6) === 0) res.fragment = true;
     const n = writer.prepare(res);
     assert.ok(n > 5, `case ${i}: measured`);

@@ -134,9 +134,14 @@ export class WatchReplyWriter {
   prepare(res: WatchResponse): number {
     const h = res.header;
     if (res.created || res.canceled || (res.compactRevision ?? 0) !== 0 || (res.cancelReason ?? '') !== '' || !h) return -1;
-    if (h !== this.lastHeader) {
+    const last = this.lastHeader;
+    if (h !== last) {
+      // The streams of a fan-out each have their own header object of the revision, and their
+      // replies interleave: equal fields are the same bytes.
+      if (last === null || h.revision !== last.revision || h.memberId !== last.memberId || h.clusterId !== last.clusterId || h.raftTerm !== last.raftTerm) {
+        this.lastHeaderBytes = headerField(h);
+      }
       this.lastHeader = h;
-      this.lastHeaderBytes = headerField(h);
     }
     const header = this.lastHeaderBytes;
     let events: Uint8Array | null = null;
