@@ -1001,7 +1001,16 @@ export class H2Connection {
       for (const b of out) socket.write(b);
       socket.uncork();
     }
-    if (!this.readingPaused && socket.writableLength > this.options.maxQueuedBytes) {
+    const queued = socket.writableLength;
+    if (queued === 0) {
+      // The kernel took every byte during the calls above, so nothing refers to the chunk any
+      // more: the next frames reuse it from its start (a fan-out would otherwise allocate a
+      // fresh 64 KiB buffer every other turn per connection, which costs allocation, page
+      // faults and garbage collections).
+      this.start = 0;
+      this.used = 0;
+    }
+    if (!this.readingPaused && queued > this.options.maxQueuedBytes) {
       this.readingPaused = true;
       socket.pause();
     }
