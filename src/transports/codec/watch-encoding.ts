@@ -6,7 +6,9 @@
  * replies that differ only in `watch_id` (and the header, shared by every reply of a revision
  * on a stream). The watch hub hands all of them the same `events` array, so its encoding —
  * the `events` fields (11) — is done once and cached by array identity; so is the `header`
- * field (1), by header object. A reply's frame is then one allocation and three copies:
+ * field (1), by header object. A reply's frame is then one allocation and three copies (on
+ * the gRPC port no allocation: `WatchReplyWriter` writes it straight into the connection's
+ * output buffer):
  *
  * ```
  *   frame header │ header field (cached) │ watch_id field │ [fragment field] │ events fields (cached)
