@@ -2,7 +2,8 @@
 // connections over in-memory sockets that record every write: a connection with a bulk of
 // output (a watch fan-out) writes after the small answers other connections produced in the same
 // turn (the put that caused it), small outputs keep their order, and the bulk is written whole
-// (one DATA frame per 16 KiB, flow control exact) within the same turn.
+// (one DATA frame per 16 KiB, flow control exact) within the same turn; the write buffer is
+// reused from its start once the socket took every byte, and never while it holds some.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -26,11 +27,17 @@ const writes: [string, Buffer][] = [];
 class FakeSocket extends EventEmitter {
   destroyed = false;
   writableLength = 0;
+  /** Buffers as written (not copied), for the chunk reuse test. */
+  readonly held: Buffer[] = [];
+  /** Whether written bytes stay queued (a client that does not read) instead of leaving at once. */
+  backedUp = false;
   constructor(readonly name: string) {
     super();
   }
   write(b: Buffer): boolean {
     writes.push([this.name, Buffer.from(b)]);
+    this.held.push(b);
+    if (this.backedUp) this.writableLength += b.length;
     return true;
   }
   cork(): void {}
@@ -46,9 +53,9 @@ class FakeSocket extends EventEmitter {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A connection past its preface with stream 1 open; resolves with the stream. */
-async function open(name: string): Promise<H2Stream> {
+async function open(name: string, socket = new FakeSocket(name)): Promise<H2Stream> {
   let stream: H2Stream | null = null;
-  const conn = new H2Connection(new FakeSocket(name) as unknown as net.Socket, OPTIONS, (s) => void (stream = s), new MemoryLogger());
+  const conn = new H2Connection(socket as unknown as net.Socket, OPTIONS, (s) => void (stream = s), new MemoryLogger());
   conn.onData(Buffer.concat([H2_PREFACE, frameBytes(T.SETTINGS, 0, 0, settingsPayload([])), frameBytes(T.HEADERS, 0x4, 1, grpcRequestBlock('/x.Y/Z'))]));
   await turn();
   assert.ok(stream !== null);
@@ -99,4 +106,28 @@ test('a bulk of output is written after the small answers of the same turn', asy
   const sent = dataFrames(Buffer.concat(writes.map(([, b]) => b))).reduce((a, b) => a + b, 0);
   assert.equal(sent, 65535 - 20000 - 30);
   assert.equal(bulk.queuedBytes, 50000 - sent);
+});
+
+test('the write buffer is reused only once the socket took every byte', async () => {
+  const socket = new FakeSocket('reuse');
+  const stream = await open('reuse', socket);
+  const turnOf = async (fill: number): Promise<Buffer> => {
+    socket.held.length = 0;
+    for (let i = 0; i < 10; i++) stream.write(Buffer.alloc(100, fill));
+    await turn();
+    assert.equal(socket.held.length, 1);
+    return socket.held[0]!;
+  };
+  const a = await turnOf(1);
+  const b = await turnOf(2);
+  assert.equal(b.buffer, a.buffer, 'same chunk');
+  assert.equal(b.byteOffset, 0, 'from its start');
+  // Bytes the socket still holds are never overwritten.
+  socket.backedUp = true;
+  const c = await turnOf(3);
+  const copy = Buffer.from(c);
+  const d = await turnOf(4);
+  assert.deepEqual(c, copy, 'held bytes intact');
+  assert.ok(d.byteOffset >= c.byteOffset + c.length || d.buffer !== c.buffer, 'written after them');
+  assert.deepEqual(dataFrames(d), [1000]);
 });
