@@ -4,8 +4,10 @@
 // padded and CONTINUATION-split requests, flow control (a client with a 4 KiB stream window
 // receiving a multi-MB server stream never gets more than its windows, and the service sees
 // backpressure), INITIAL_WINDOW_SIZE changes applied to open streams, the concurrent-stream
-// limit (REFUSED_STREAM), RST_STREAM cancelling a watch, and connection errors answered with
-// GOAWAY and the right code while the server keeps serving.
+// limit (REFUSED_STREAM), RST_STREAM cancelling a watch, a burst of watch replies sharing DATA
+// frames (and arriving whole and in order through a tiny stream window, written partly
+// straight into the output and partly queued), and connection errors answered with GOAWAY and
+// the right code while the server keeps serving.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { codecOf } from '../../src/codec/messages.js';
@@ -22,6 +24,7 @@ import { frameBytes, grpcRequestBlock, RawH2, T, u32, type Frame } from './h2-ra
 const RangeReq = codecOf('etcdserverpb.RangeRequest');
 const RangeRes = codecOf('etcdserverpb.RangeResponse');
 const WatchReq = codecOf('etcdserverpb.WatchRequest');
+const WatchRes = codecOf('etcdserverpb.WatchResponse');
 const SnapshotRes = codecOf('etcdserverpb.SnapshotResponse');
 
 const END_STREAM = 0x1;
@@ -61,11 +64,24 @@ class FakeSnapshot {
   };
 }
 
+/** Value bytes of the `i`th reply of a burst (see FakeWatch). */
+const burstValue = (i: number, size: number): Buffer => Buffer.alloc(size, (i * 37 + 11) & 0xff);
+
 class FakeWatch {
   canceled = 0;
   readonly open = (sink: StreamSink<WatchResponse>): { message(r: WatchRequest): void; end(): void; cancel(): void } => ({
     message: (r) => {
-      if (r.createRequest) sink.send({ header: { clusterId: 1, memberId: 1, revision: 1, raftTerm: 1 }, watchId: 1, created: true, events: [] });
+      if (!r.createRequest) return;
+      const header = { clusterId: 1, memberId: 1, revision: 1, raftTerm: 1 };
+      sink.send({ header, watchId: 1, created: true, events: [] });
+      // `burst/<n>/<size>`: n event replies at once, as a fan-out produces them.
+      const m = /^burst\/(\d+)\/(\d+)$/.exec(Buffer.from(r.createRequest.key ?? []).toString());
+      if (m === null) return;
+      const h2 = { ...header, revision: 2 };
+      for (let i = 0; i < Number(m[1]); i++) {
+        const kv = { key: Buffer.from('k'), createRevision: 2, modRevision: 2, version: 1, value: burstValue(i, Number(m[2])), lease: 0 };
+        sink.send({ header: h2, watchId: 1 + (i % 3), events: [{ type: 0, kv }] });
+      }
     },
     end: () => {},
     cancel: () => void this.canceled++,
@@ -256,6 +272,75 @@ test('RST_STREAM from the client cancels a watch', { timeout: 20_000 }, async ()
     await c.next((f) => f.type === T.PING);
     assert.equal(watch.canceled, before + 1);
     assert.equal((await range(c, 3, 'a')).status, '0');
+  } finally {
+    c.close();
+  }
+});
+
+/**
+ * Opens a watch of `burst/<n>/<size>` and reads its created reply and n event replies, crediting
+ * windows of `streamWindow` and 65535 as a slow reader would; checks that no DATA frame exceeds
+ * a window or 16 KiB. Resolves with the DATA frames and the decoded replies.
+ */
+async function readBurst(c: RawH2, n: number, size: number, streamWindow: number): Promise<{ frames: number; replies: WatchResponse[] }> {
+  c.send(T.HEADERS, END_HEADERS, 1, grpcRequestBlock('/etcdserverpb.Watch/Watch'));
+  c.send(T.DATA, 0, 1, frameOf(WatchReq, { createRequest: { key: Buffer.from(`burst/${n}/${size}`) } }));
+  assert.equal(c.headersOf(await c.next(isHeaders(1))).get(':status'), '200');
+  const replies: WatchResponse[] = [];
+  const reader = new MessageReader({ onMessage: (b) => replies.push(WatchRes.decode(b)), onBadMessage: (_s, m) => assert.fail(m) }, 1 << 20, undefined);
+  let sw = streamWindow;
+  let cw = 65535;
+  let frames = 0;
+  while (replies.length < n + 1) {
+    const f = await c.next((x) => x.id === 1 && x.type === T.DATA);
+    frames++;
+    assert.ok(f.payload.length <= 16384, `DATA of ${f.payload.length}`);
+    assert.ok(f.payload.length <= sw && f.payload.length <= cw, `DATA of ${f.payload.length} with windows ${sw} and ${cw}`);
+    sw -= f.payload.length;
+    cw -= f.payload.length;
+    reader.push(Buffer.from(f.payload));
+    if (sw < streamWindow / 2) {
+      c.send(T.WINDOW_UPDATE, 0, 1, u32(streamWindow - sw));
+      sw = streamWindow;
+    }
+    if (cw < 32768) {
+      c.send(T.WINDOW_UPDATE, 0, 0, u32(65535 - cw));
+      cw = 65535;
+    }
+  }
+  assert.equal(replies[0]!.created, true);
+  for (let i = 0; i < n; i++) {
+    const r = replies[1 + i]!;
+    assert.equal(r.watchId, 1 + (i % 3), `reply ${i}: watch id`);
+    assert.equal(r.header?.revision, 2);
+    assert.deepEqual(Buffer.from(r.events[0]!.kv.value), burstValue(i, size), `reply ${i}: value`);
+  }
+  return { frames, replies };
+}
+
+test('a burst of watch replies shares DATA frames (up to 16 KiB each), in order', { timeout: 20_000 }, async () => {
+  const c = await RawH2.connect(port);
+  try {
+    const n = 100;
+    const { frames } = await readBurst(c, n, 250, 65535);
+    // ~28 KiB of replies: 2 full frames and a partial one, plus maybe the created reply's.
+    assert.ok(frames <= 4, `${frames} DATA frames for ${n} replies`);
+  } finally {
+    c.close();
+  }
+});
+
+test('a burst of watch replies through a 1000-byte stream window arrives whole and in order', { timeout: 20_000 }, async () => {
+  const c = await RawH2.connect(port, [[4, 1000]]);
+  try {
+    const { frames } = await readBurst(c, 60, 200, 1000);
+    assert.ok(frames >= 15, `${frames} DATA frames: the window split the burst`);
+    // The stream still works after its queue drained: a cancel goes through, the watch ends.
+    const before = watch.canceled;
+    c.send(T.RST_STREAM, 0, 1, u32(8));
+    c.send(T.PING, 0, 0, Buffer.alloc(8));
+    await c.next((f) => f.type === T.PING);
+    assert.equal(watch.canceled, before + 1);
   } finally {
     c.close();
   }

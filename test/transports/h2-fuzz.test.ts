@@ -4,11 +4,13 @@
 // (bytes flipped, cut, duplicated, random bytes inserted), and half-closes. Whatever arrives,
 // the connection must end (with a GOAWAY carrying a known error code, or a plain close), no
 // exception may escape (it would fail this process), every call must be released, and the
-// server must still answer a fresh gRPC call and the HTTP/2 gateway afterwards.
+// server must still answer a fresh gRPC call and the HTTP/2 gateway afterwards. Watch creates
+// are answered with bursts of event replies (see burstWatch), under the random windows.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { codecOf } from '../../src/codec/messages.js';
-import type { Services } from '../../src/core/ports/services.js';
+import type { WatchRequest, WatchResponse } from '../../src/core/api/watch.js';
+import type { Services, StreamHandlers, StreamSink } from '../../src/core/ports/services.js';
 import { GrpcTransport } from '../../src/transports/grpc/grpc-transport.js';
 import { encodeHeaders } from '../../src/transports/http/hpack.js';
 import { huffmanEncode } from '../../src/transports/http/hpack-huffman.js';
@@ -29,7 +31,7 @@ let port: number;
 before(async () => {
   fake = new FakeServices(9);
   fake.holding = false;
-  const services: Services = { kv: fake.kv, maintenance: fake.maintenance };
+  const services: Services = { kv: fake.kv, maintenance: fake.maintenance, watch: { open: burstWatch } };
   transport = new GrpcTransport(
     services,
     { address: '127.0.0.1:0', maxFrameBytes: 64 * 1024, maxQueuedBytes: 1 << 20, maxCallsPerConnection: 8 },
@@ -43,6 +45,30 @@ after(async () => {
 });
 
 const rng = mulberry32;
+/** Watch creates answered with a burst. */
+let bursts = 0;
+
+/**
+ * A watch service that answers each create with its created reply and a burst of 30 event
+ * replies of 0 to ~20 KB, as a fan-out does: they go straight into the connection's output, or
+ * through the stream's queue when the (random) windows do not allow it.
+ */
+function burstWatch(sink: StreamSink<WatchResponse>): StreamHandlers<WatchRequest> {
+  return {
+    message: (req) => {
+      if (req.createRequest === undefined) return;
+      bursts++;
+      const header = { clusterId: 1, memberId: 2, revision: 3, raftTerm: 1 };
+      sink.send({ header, watchId: 0, created: true, events: [] });
+      for (let i = 0; i < 30; i++) {
+        const kv = { key: Buffer.from('a'), createRevision: 3, modRevision: 3, version: 1, value: Buffer.alloc((i * 691) % 20_000, i), lease: 0 };
+        sink.send({ header, watchId: i % 2, events: [{ type: 0, kv }] });
+      }
+    },
+    end: () => {},
+    cancel: () => {},
+  };
+}
 
 function script(r: () => number): Buffer {
   const int = (n: number): number => Math.floor(r() * n);
@@ -148,6 +174,7 @@ test(`fuzz: ${ROUNDS} mutated frame sequences; every connection ends, the server
   // The mutations did reach the error paths.
   assert.ok((codes.get(1) ?? 0) > 0, `PROTOCOL_ERROR seen: ${JSON.stringify([...codes])}`);
   assert.ok(codes.size >= 3, `codes seen: ${JSON.stringify([...codes])}`);
+  assert.ok(bursts >= 5, `${bursts} watch bursts`);
   const client = await RawGrpcClient.connect(`http://127.0.0.1:${port}`);
   try {
     const out = await client.call('/etcdserverpb.KV/Range', [frameOf(RangeReq, { key: Buffer.from('a') })]);

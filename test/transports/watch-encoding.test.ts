@@ -2,14 +2,17 @@
 // generic protobuf encoder: seeded random replies (events with and without prev_kv, DELETEs,
 // empty values, large revisions, negative and zero watch ids, fragment flags, progress
 // replies, created/canceled replies) decode to the same message either way; the frame header
-// is right; and replies sharing one events array share its encoding (one cache entry).
+// is right; replies sharing one events array share its encoding (one cache entry); and the
+// gRPC port's two-step writer (prepare, writeTo), fed replies that alternate between shared
+// headers and events arrays, writes back to back the same messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { codecOf } from '../../src/codec/messages.js';
 import type { Event, KeyValue, ResponseHeader } from '../../src/core/api/kv.js';
 import type { WatchResponse } from '../../src/core/api/watch.js';
 import { encodeFrame, FrameKind, HEADER_BYTES, LENGTH_BYTES } from '../../src/transports/codec/frame.js';
-import { encodeWatchResponseFrame } from '../../src/transports/codec/watch-encoding.js';
+import { encodeWatchResponseFrame, WatchReplyWriter } from '../../src/transports/codec/watch-encoding.js';
+import { MessageReader, PrefixedWriter } from '../../src/transports/grpc/grpc-frame.js';
 import { mulberry32 } from '../helpers/random.js';
 
 const codec = codecOf('etcdserverpb.WatchResponse');
@@ -65,4 +68,33 @@ test('replies sharing an events array and a header reuse their bytes', () => {
   assert.deepEqual(a.subarray(a.length - field), b.subarray(b.length - field));
   assert.equal(a[a.length - field], (11 << 3) | 2);
   assert.equal(b.length, a.length + 2, 'watch_id 1 adds its field (0 is left out)');
+});
+
+test('the gRPC writer writes replies back to back, shared parts alternating, as the generic encoder does', () => {
+  const rnd = mulberry32(7);
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const kv = (i: number): KeyValue => ({ key: Buffer.from(`k${i}`), createRevision: i, modRevision: 100 + i, version: 1 + int(3), value: Buffer.alloc(int(200), i), lease: 0 });
+  const headers: ResponseHeader[] = [0, 1, 2].map((i) => ({ clusterId: 2 ** 50 + i, memberId: 9 + i, revision: 100 + i, raftTerm: 2 }));
+  // Equal headers in other objects (each stream has its own), and one differing in the term only.
+  headers.push({ ...headers[0]! }, { ...headers[0]!, raftTerm: 3 }, { ...headers[0]!, clusterId: 2 ** 50 + 1 });
+  const eventSets: Event[][] = [0, 1, 2].map((i) => Array.from({ length: 1 + i }, (_, j) => ({ type: 0 as const, kv: kv(10 * i + j) })));
+  const writer = new PrefixedWriter<WatchResponse>(new WatchReplyWriter());
+  const out = Buffer.alloc(64 * 1024);
+  let pos = 0;
+  const sent: WatchResponse[] = [];
+  for (let i = 0; i < 200; i++) {
+    const res: WatchResponse = { header: headers[int(headers.length)]!, watchId: [0, 1, 300, -1][int(4)]!, events: int(5) === 0 ? [] : eventSets[int(3)]! };
+    if (int(6) === 0) res.fragment = true;
+    const n = writer.prepare(res);
+    assert.ok(n > 5, `case ${i}: measured`);
+    assert.equal(writer.writeTo(out, pos), pos + n, `case ${i}: wrote what it measured`);
+    pos += n;
+    sent.push(res);
+  }
+  assert.equal(writer.prepare({ header: headers[0]!, watchId: 1, created: true, events: [] }), -1, 'created replies go to the generic encoder');
+  const got: unknown[] = [];
+  const reader = new MessageReader({ onMessage: (b) => got.push(JSON.parse(JSON.stringify(codec.decode(b)))), onBadMessage: (_s, m) => assert.fail(m) }, 1 << 20, undefined);
+  reader.push(out.subarray(0, pos));
+  assert.equal(got.length, sent.length);
+  for (let i = 0; i < sent.length; i++) assert.deepEqual(got[i], JSON.parse(JSON.stringify(codec.decode(codec.encode(sent[i]!)))), `case ${i}`);
 });

@@ -6,7 +6,9 @@
  * replies that differ only in `watch_id` (and the header, shared by every reply of a revision
  * on a stream). The watch hub hands all of them the same `events` array, so its encoding —
  * the `events` fields (11) — is done once and cached by array identity; so is the `header`
- * field (1), by header object. A reply's frame is then one allocation and three copies:
+ * field (1), by header object. A reply's frame is then one allocation and three copies (on
+ * the gRPC port no allocation: `WatchReplyWriter` writes it straight into the connection's
+ * output buffer):
  *
  * ```
  *   frame header │ header field (cached) │ watch_id field │ [fragment field] │ events fields (cached)
@@ -108,6 +110,94 @@ function headerField(h: ResponseHeader): Uint8Array {
 }
 
 /**
+ * Encodes event and progress replies in two steps, so that a transport can write one straight
+ * into its output buffer: `prepare` measures a reply, `writeTo` writes the reply prepared last.
+ * Consecutive replies of a fan-out share their header and events objects, so the last ones
+ * seen are remembered by identity in front of the caches (two WeakMap lookups per reply are
+ * a visible share of it). One writer per transport; not reentrant between the two calls.
+ */
+export class WatchReplyWriter {
+  private header: Uint8Array = EMPTY_BYTES;
+  private events: Uint8Array | null = null;
+  private id = 0;
+  /** The 10-byte varint of a negative id (progress replies: -1), else null. */
+  private negative: Uint8Array | null = null;
+  private fragment = false;
+  private lastHeader: ResponseHeader | null = null;
+  private lastHeaderBytes: Uint8Array = EMPTY_BYTES;
+  private lastEvents: readonly object[] | null = null;
+  private lastEventsBytes: Uint8Array = EMPTY_BYTES;
+
+  /**
+   * Bytes of the shared-bytes encoding of `res` (a WatchResponse message, no framing), or -1
+   * for the rare replies that need the generic encoder (created, canceled, compaction, no
+   * header). Keeps what `writeTo` needs.
+   */
+  prepare(res: WatchResponse): number {
+    const h = res.header;
+    if (res.created || res.canceled || (res.compactRevision ?? 0) !== 0 || (res.cancelReason ?? '') !== '' || !h) return -1;
+    const last = this.lastHeader;
+    if (h !== last) {
+      // The streams of a fan-out each have their own header object of the revision, and their
+      // replies interleave: equal fields are the same bytes.
+      if (last === null || h.revision !== last.revision || h.memberId !== last.memberId || h.clusterId !== last.clusterId || h.raftTerm !== last.raftTerm) {
+        this.lastHeaderBytes = headerField(h);
+      }
+      this.lastHeader = h;
+    }
+    const header = this.lastHeaderBytes;
+    let events: Uint8Array | null = null;
+    if (res.events.length > 0) {
+      if (res.events !== this.lastEvents) {
+        this.lastEvents = res.events;
+        this.lastEventsBytes = eventsField(res.events);
+      }
+      events = this.lastEventsBytes;
+    }
+    const id64 = res.watchId;
+    // Ids are small non-negative numbers but for -1 (progress replies): 10 bytes, rare.
+    const negative = id64 < 0 ? int64Varint(id64) : null;
+    this.header = header;
+    this.events = events;
+    this.id = id64;
+    this.negative = negative;
+    this.fragment = res.fragment === true;
+    const idBytes = id64 === 0 ? 0 : 1 + (negative === null ? varintBytes(id64) : negative.length);
+    return header.length + idBytes + (this.fragment ? 2 : 0) + (events === null ? 0 : events.length);
+  }
+
+  /** Writes the reply measured by the last `prepare` at `buf[pos]`; returns the end offset. */
+  writeTo(buf: Uint8Array, pos: number): number {
+    const header = this.header;
+    buf.set(header, pos);
+    pos += header.length;
+    const id64 = this.id;
+    if (id64 !== 0) {
+      buf[pos++] = 2 << 3;
+      const negative = this.negative;
+      if (negative === null) pos = writeVarint(buf, pos, id64);
+      else {
+        buf.set(negative, pos);
+        pos += negative.length;
+      }
+    }
+    if (this.fragment) {
+      buf[pos++] = 7 << 3;
+      buf[pos++] = 1;
+    }
+    const events = this.events;
+    if (events !== null) {
+      buf.set(events, pos);
+      pos += events.length;
+    }
+    return pos;
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+const writer = new WatchReplyWriter();
+
+/**
  * The frame (see frame.ts) of kind `kind` and id `id` carrying `res`. Event replies and
  * progress replies take the shared-bytes path; others the generic encoder.
  */
@@ -124,32 +214,9 @@ export function encodeWatchResponseFrame(kind: FrameKind, id: number, res: Watch
  * undefined for the rare replies that need the generic encoder.
  */
 export function encodeWatchResponseAfter(head: number, res: WatchResponse): Buffer | undefined {
-  if (res.created || res.canceled || (res.compactRevision ?? 0) !== 0 || (res.cancelReason ?? '') !== '' || !res.header) {
-    return undefined;
-  }
-  const header = headerField(res.header);
-  const id64 = res.watchId;
-  // Ids are small non-negative numbers but for -1 (progress replies): 10 bytes, rare.
-  const negative = id64 < 0 ? int64Varint(id64) : null;
-  const idBytes = id64 === 0 ? 0 : 1 + (negative === null ? varintBytes(id64) : negative.length);
-  const events = res.events.length === 0 ? null : eventsField(res.events);
-  const size = head + header.length + idBytes + (res.fragment ? 2 : 0) + (events === null ? 0 : events.length);
-  const buf = Buffer.allocUnsafe(size);
-  let pos = head;
-  buf.set(header, pos);
-  pos += header.length;
-  if (id64 !== 0) {
-    buf[pos++] = 2 << 3;
-    if (negative === null) pos = writeVarint(buf, pos, id64);
-    else {
-      buf.set(negative, pos);
-      pos += negative.length;
-    }
-  }
-  if (res.fragment) {
-    buf[pos++] = 7 << 3;
-    buf[pos++] = 1;
-  }
-  if (events !== null) buf.set(events, pos);
+  const n = writer.prepare(res);
+  if (n < 0) return undefined;
+  const buf = Buffer.allocUnsafe(head + n);
+  writer.writeTo(buf, head);
   return buf;
 }

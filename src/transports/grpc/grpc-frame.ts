@@ -48,6 +48,40 @@ export function frameRaw(payload: Uint8Array): Buffer {
   return buf;
 }
 
+/**
+ * Writes messages of one kind in two steps, so that they can go straight into a transport's
+ * output buffer: `prepare` measures a message, `writeTo` writes the one prepared last.
+ */
+export interface PayloadWriter<T> {
+  /** Bytes `writeTo` will write for `msg`, or -1 if this writer leaves `msg` to another encoder. */
+  prepare(msg: T): number;
+  /** Writes the message measured by the last `prepare` at `buf[pos]`; returns the end offset. */
+  writeTo(buf: Uint8Array, pos: number): number;
+}
+
+/** A `PayloadWriter` of whole gRPC messages (prefix included) around one of bare payloads. */
+export class PrefixedWriter<T> implements PayloadWriter<T> {
+  private length = 0;
+
+  constructor(private readonly inner: PayloadWriter<T>) {}
+
+  prepare(msg: T): number {
+    const n = this.inner.prepare(msg);
+    this.length = n;
+    return n < 0 ? -1 : PREFIX_BYTES + n;
+  }
+
+  writeTo(buf: Uint8Array, pos: number): number {
+    const n = this.length;
+    buf[pos] = 0;
+    buf[pos + 1] = n >>> 24;
+    buf[pos + 2] = (n >>> 16) & 0xff;
+    buf[pos + 3] = (n >>> 8) & 0xff;
+    buf[pos + 4] = n & 0xff;
+    return this.inner.writeTo(buf, pos + PREFIX_BYTES);
+  }
+}
+
 /** What a `MessageReader` reports. */
 export interface MessageSink {
   /** One whole message (decompressed); `bytes` may be a view into a chunk the reader was given. */

@@ -297,7 +297,21 @@ class StreamCall implements StreamSink<unknown>, MessageSink, CallContext, H2Str
     if (this.done) return true;
     const stream = this.stream;
     if (stream.closed) return true;
-    stream.write(this.rpc.encodeMessage?.(res) ?? encodeMessage(this.rpc.response, res));
+    const writer = this.rpc.messageWriter;
+    const n = writer === undefined ? -1 : writer.prepare(res);
+    if (writer === undefined || n < 0) {
+      stream.write(encodeMessage(this.rpc.response, res));
+    } else {
+      // Straight into the connection's output when the windows allow, else its own buffer.
+      const at = stream.claim(n);
+      if (at >= 0) {
+        writer.writeTo(stream.conn.output, at);
+      } else {
+        const buf = Buffer.allocUnsafe(n);
+        writer.writeTo(buf, 0);
+        stream.write(buf);
+      }
+    }
     // Counts what waits for the client's flow-control window and the socket's queue.
     return stream.outboundBytes <= this.owner.limits.maxQueuedBytes;
   }

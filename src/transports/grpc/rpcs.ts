@@ -42,7 +42,8 @@ import type {
 } from '../../core/ports/services.js';
 import { codecOf, type MessageName } from '../../codec/messages.js';
 import { ExtraCodec } from './grpc-schema.js';
-import { encodeWatchResponseAfter } from '../codec/watch-encoding.js';
+import { WatchReplyWriter } from '../codec/watch-encoding.js';
+import { PrefixedWriter, type PayloadWriter } from './grpc-frame.js';
 import type { WatchResponse } from '../../core/api/watch.js';
 
 /** Encoder and decoder of one message type, whichever root it comes from. */
@@ -111,11 +112,12 @@ export interface StreamRpc<Req = any, Res = any> {
   readonly available: (env: RpcEnv) => boolean;
   readonly open: (env: RpcEnv, sink: StreamSink<Res>, ctx: CallContext) => StreamHandlers<Req>;
   /**
-   * A faster encoder of one response as a length-prefixed gRPC message, when the method has
-   * one (Watch: the bytes shared by every watcher of a revision are encoded once); undefined
-   * for a response it leaves to the generic encoder of `response`.
+   * A faster encoder of responses as length-prefixed gRPC messages, when the method has one
+   * (Watch: the bytes shared by every watcher of a revision are encoded once, and each reply is
+   * written straight into the connection's output); a response it measures as -1 goes to the
+   * generic encoder of `response`.
    */
-  readonly encodeMessage?: (res: Res) => Buffer | undefined;
+  readonly messageWriter?: PayloadWriter<Res>;
 }
 
 export type Rpc = UnaryRpc | StreamRpc;
@@ -168,7 +170,7 @@ function stream(
   available: StreamRpc['available'],
   open: StreamRpc['open'] | null,
   streamType: StreamRpc['streamType'] = 'bidi_stream',
-  encodeMessage?: StreamRpc['encodeMessage'],
+  messageWriter?: StreamRpc['messageWriter'],
 ): void {
   const path = `/${service}/${method}`;
   const pkg = service.slice(0, service.lastIndexOf('.') + 1);
@@ -184,7 +186,7 @@ function stream(
       response: codec(responseType),
       ...(gatewayPath === undefined ? {} : { gatewayPath }),
       streamType,
-      ...(encodeMessage === undefined ? {} : { encodeMessage }),
+      ...(messageWriter === undefined ? {} : { messageWriter }),
       available: open === null ? () => false : available,
       open:
         open ??
@@ -225,13 +227,7 @@ stream(
     return w.open(sink, ctx);
   },
   'bidi_stream',
-  (res: WatchResponse) => {
-    const buf = encodeWatchResponseAfter(5, res);
-    if (buf === undefined) return undefined;
-    buf[0] = 0;
-    buf.writeUInt32BE(buf.length - 5, 1);
-    return buf;
-  },
+  new PrefixedWriter<WatchResponse>(new WatchReplyWriter()),
 );
 
 const LEASE = 'etcdserverpb.Lease';

@@ -30,7 +30,11 @@
  *
  * Writing: frames are appended to a pooled buffer and written once per turn (process.nextTick,
  * so every answer produced by one batch of settled promises goes out in one socket write);
- * large DATA payloads are passed to the socket as they are, not copied.
+ * large DATA payloads are passed to the socket as they are, not copied. Small DATA payloads
+ * of one stream written back to back share one DATA frame (up to the peer's frame size), and
+ * `H2Stream.claim` lets a caller encode a message straight into the buffer. A connection with
+ * a bulk of output in a turn (a watch fan-out) writes it after the turn's other flushes, so
+ * the small answers produced with it (the put that caused it) are not held behind it.
  *
  * Streams are plain objects with a handler (no Duplex, no events): `onStream` gets each new
  * stream with its decoded header list and sets `stream.handler`.
@@ -86,6 +90,10 @@ const MAX_INBOUND_FRAME = 16384;
 /** Payloads up to this size are copied into the write buffer; larger ones are written as is. */
 const COPY_LIMIT = 2048;
 const CHUNK_BYTES = 64 * 1024;
+/** Largest payload `H2Stream.claim` places: one frame of the smallest MAX_FRAME_SIZE. */
+const MAX_CLAIM = 16384;
+/** Output of one turn from which a connection's flush waits for the turn's smaller ones. */
+const BULK_BYTES = 16 * 1024;
 /** How long a connection we sent GOAWAY on may take to close before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -190,6 +198,19 @@ export class H2Stream {
     this.conn.sendData(this, data);
   }
 
+  /**
+   * Room for `n` body bytes that the windows let go out at once, in the connection's output
+   * buffer: returns the offset in `conn.output` where the caller must write exactly `n` bytes
+   * now (before anything else is sent on the connection), or -1 when they cannot be placed
+   * there (stream ended or with bytes waiting, windows too small, `n` above one frame); then
+   * the caller encodes them elsewhere and calls `write`. Saves a buffer and a copy per message
+   * for many small messages (watch replies); the bytes count as sent for flow control.
+   */
+  claim(n: number): number {
+    if (this.closed || this.localEnded || this.queuedBytes > 0 || n <= 0) return -1;
+    return this.conn.claimData(this, n);
+  }
+
   /** Ends the response: with a trailer block (gRPC), or an empty DATA frame with END_STREAM. */
   end(trailers?: Buffer): void {
     if (this.closed || this.localEnded) return;
@@ -263,8 +284,29 @@ export class H2Connection {
   private used = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /**
+   * The stream whose DATA frame (header at `dataAt` in `chunk`) is the last frame built, still
+   * open to more payload; 0 when the last frame is anything else or was cut off.
+   */
+  private dataId = 0;
+  private dataAt = 0;
   private flushQueued = false;
-  private readonly flushFn = (): void => this.flush();
+  /**
+   * The turn's flush: a connection with a bulk of output (watch replies) lets the turn's other
+   * flushes go first, once, by queueing itself again behind them. The small answers produced in
+   * the same turn (the put that caused the fan-out) then leave before the bulk's socket writes,
+   * which take tens of µs each, instead of after them.
+   */
+  private readonly flushFn = (): void => {
+    if (!this.flushDeferred && this.outBytes + (this.used - this.start) >= BULK_BYTES) {
+      this.flushDeferred = true;
+      process.nextTick(this.flushFn);
+      return;
+    }
+    this.flushDeferred = false;
+    this.flush();
+  };
+  private flushDeferred = false;
   private lateFlushQueued = false;
   private readonly lateFlushFn = (): void => {
     this.lateFlushQueued = false;
@@ -702,6 +744,21 @@ export class H2Connection {
     this.maybeFlush();
   }
 
+  /** The buffer `H2Stream.claim` offsets point into (changes as it fills: read it after the claim). */
+  get output(): Buffer {
+    return this.chunk;
+  }
+
+  /** @internal See `H2Stream.claim`. */
+  claimData(stream: H2Stream, n: number): number {
+    if (n > MAX_CLAIM || n > stream.sendWindow || n > this.sendWindow || this.dead) return -1;
+    stream.sendWindow -= n;
+    this.sendWindow -= n;
+    const at = this.appendData(stream.id, n);
+    this.maybeFlush();
+    return at;
+  }
+
   /** @internal */
   sendEnd(stream: H2Stream, trailers: Buffer): void {
     if (stream.queuedBytes > 0) {
@@ -827,10 +884,21 @@ export class H2Connection {
     this.used += 4;
   }
 
-  /** Appends one frame with payload `src[from, to)`. */
+  /**
+   * Appends one frame with payload `src[from, to)`. A small DATA payload that follows a DATA
+   * frame of the same stream is appended to that frame instead (up to the peer's frame size):
+   * gRPC messages need no frame of their own, and a client parses, credits and wakes its
+   * reader per frame, so a watch stream's replies of one turn cost it one frame per 16 KiB
+   * instead of one per reply. Flow control counts bytes, so it is unaffected.
+   */
   private frame(type: number, flags: number, id: number, src: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= COPY_LIMIT) {
+      if (type === DATA && flags === 0) {
+        const at = this.appendData(id, n); // NB: before reading `chunk`, which it may replace
+        src.copy(this.chunk, at, from, to);
+        return;
+      }
       this.reserve(9 + n);
       this.header(this.chunk, n, type, flags, id);
       src.copy(this.chunk, this.used, from, to);
@@ -844,7 +912,37 @@ export class H2Connection {
     this.outBytes += n;
   }
 
+  /**
+   * Room for `n` (≤ MAX_CLAIM) bytes of DATA payload on stream `id` in `chunk`: the end of the
+   * previous frame when it is a DATA frame of the same stream with room left (its length is
+   * patched), else after a new frame header. Returns the offset; the caller fills it.
+   */
+  private appendData(id: number, n: number): number {
+    let chunk: Buffer = this.chunk;
+    if (id === this.dataId && chunk.length - this.used >= n) {
+      const at = this.dataAt;
+      const length = ((chunk[at]! << 16) | (chunk[at + 1]! << 8) | chunk[at + 2]!) + n;
+      if (length <= this.peerMaxFrame) {
+        const p = this.used;
+        this.used = p + n;
+        chunk[at] = length >>> 16;
+        chunk[at + 1] = (length >>> 8) & 0xff;
+        chunk[at + 2] = length & 0xff;
+        return p;
+      }
+    }
+    chunk = this.reserve(9 + n);
+    const at = this.used;
+    this.header(chunk, n, DATA, 0, id);
+    this.dataId = id;
+    this.dataAt = at;
+    const p = this.used;
+    this.used = p + n;
+    return p;
+  }
+
   private header(b: Buffer, length: number, type: number, flags: number, id: number): Buffer {
+    this.dataId = 0;
     let u = this.used;
     b[u++] = length >>> 16;
     b[u++] = (length >>> 8) & 0xff;
@@ -869,6 +967,7 @@ export class H2Connection {
 
   /** Moves the built part of the chunk to the output list. */
   private cut(): void {
+    this.dataId = 0;
     if (this.used > this.start) {
       this.out.push(this.chunk.subarray(this.start, this.used));
       this.outBytes += this.used - this.start;
@@ -902,7 +1001,16 @@ export class H2Connection {
       for (const b of out) socket.write(b);
       socket.uncork();
     }
-    if (!this.readingPaused && socket.writableLength > this.options.maxQueuedBytes) {
+    const queued = socket.writableLength;
+    if (queued === 0) {
+      // The kernel took every byte during the calls above, so nothing refers to the chunk any
+      // more: the next frames reuse it from its start (a fan-out would otherwise allocate a
+      // fresh 64 KiB buffer every other turn per connection, which costs allocation, page
+      // faults and garbage collections).
+      this.start = 0;
+      this.used = 0;
+    }
+    if (!this.readingPaused && queued > this.options.maxQueuedBytes) {
       this.readingPaused = true;
       socket.pause();
     }
