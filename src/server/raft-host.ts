@@ -122,6 +122,12 @@ export class RaftHost implements ConsensusHost {
   private node!: RawNode;
   private memberMap = new Map<number, Member>();
   private readonly waiters = new Map<number, Waiter>();
+  /**
+   * Proposals not yet handed to Raft, in arrival order: the Ready loop proposes them as one
+   * batch when it goes round (see `proposeQueued`).
+   */
+  private queuedIds: number[] = [];
+  private queuedData: Uint8Array[] = [];
   private readonly reads = new Map<string, ReadWaiter[]>();
   /** When each round in `reads` was asked (same keys, same insertion order). */
   private readonly readAskedAt = new Map<string, number>();
@@ -257,13 +263,8 @@ export class RaftHost implements ConsensusHost {
         }
       }, this.options.requestTimeoutMs);
       this.waiters.set(id, { resolve, reject, timer });
-      if (!this.node.propose(data)) {
-        clearTimeout(timer);
-        this.waiters.delete(id);
-        this.metrics.proposalsFailed.inc();
-        reject(new KvError(this.leader === 0 ? 'NoLeader' : 'LeaderChanged'));
-        return;
-      }
+      this.queuedIds.push(id);
+      this.queuedData.push(data);
       this.kick();
     });
   }
@@ -435,6 +436,8 @@ export class RaftHost implements ConsensusHost {
     if (this.ticker) clearInterval(this.ticker);
     if (this.rttSampler) clearInterval(this.rttSampler);
     await this.loopDone;
+    this.queuedIds = [];
+    this.queuedData = [];
     this.metrics.proposalsFailed.inc(this.waiters.size);
     for (const [id, w] of this.waiters) {
       clearTimeout(w.timer);
@@ -483,12 +486,40 @@ export class RaftHost implements ConsensusHost {
     try {
       while (this.wake) {
         this.wake = false;
+        this.proposeQueued();
         if (this.nextReads.length > 0 && this.leader !== 0) this.startReadRound();
         while (this.node.hasReady()) await this.handleReady(this.node.ready());
         if (this.stopped) break;
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * Hands the queued proposals to Raft as one batch. Proposing each at once made the leader
+   * send one append message per proposal to every follower (and each follower answer each):
+   * at 256 puts in flight on 3 members that was ~3 peer frames per put, and the writev of
+   * ~100 small frames per turn cost the leader ~10% of its CPU. Proposals whose caller was
+   * already answered (a leader change failed them) are left out.
+   */
+  private proposeQueued(): void {
+    if (this.queuedIds.length === 0) return;
+    const ids = this.queuedIds;
+    let data = this.queuedData;
+    this.queuedIds = [];
+    this.queuedData = [];
+    const live = ids.filter((id) => this.waiters.has(id));
+    if (live.length === 0) return;
+    if (live.length < ids.length) data = data.filter((_, i) => this.waiters.has(ids[i]!));
+    if (this.node.proposeBatch(data)) return;
+    const err = this.leader === 0 ? 'NoLeader' : 'LeaderChanged';
+    for (const id of live) {
+      const w = this.waiters.get(id)!;
+      clearTimeout(w.timer);
+      this.waiters.delete(id);
+      this.metrics.proposalsFailed.inc();
+      w.reject(new KvError(err));
     }
   }
 

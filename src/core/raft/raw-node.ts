@@ -132,6 +132,17 @@ export class RawNode {
   }
 
   /**
+   * Proposes several normal entries as one proposal: appended together, they leave in one
+   * append message per follower instead of one each (a follower forwards them to the leader as
+   * one message too). All or none: false drops them all, for the reasons of `propose`.
+   */
+  proposeBatch(data: readonly Uint8Array[]): boolean {
+    if (data.length === 0) return true;
+    const entries = data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d }));
+    return this.raft.step(message({ type: MessageType.Prop, from: this.raft.id, entries }));
+  }
+
+  /**
    * Proposes a membership change. Dropped (false) for the reasons of `propose`, and on a leader
    * when another change is not yet applied or the change is invalid (removing the last voter).
    */

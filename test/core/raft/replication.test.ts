@@ -1,7 +1,8 @@
 // Checks log replication in the raft core: appends, commit propagation, pipelining within the
 // in-flight window and the per-message byte limit, fast backtracking of a conflicting follower
 // log, the commit rule of Figure 8 in the Raft paper (and that the broken variant violates it),
-// and that the leader counts its own entries only once they are persisted. Scenarios run on the
+// and that the leader counts its own entries only once they are persisted; a batch of
+// proposals (RawNode.proposeBatch) travels as one append per follower. Scenarios run on the
 // synchronous TestCluster; logs are preloaded with storageWith where a figure needs them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -35,6 +36,35 @@ describe('raft replication', () => {
     c.campaign(1);
     assert.ok(c.propose(3, 'via-3'));
     for (const id of [1, 2, 3]) assert.deepEqual(c.get(id).applied.map((a) => a.data), ['via-3']);
+  });
+
+  it('a batch of proposals travels as one append per follower, and a follower forwards it as one message', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    const before = c.delivered.length;
+    const batch = Array.from({ length: 20 }, (_, i) => b(`p${i}`));
+    assert.ok(c.get(1).node.proposeBatch(batch));
+    c.stabilize();
+    const want = batch.map((_, i) => `p${i}`);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.get(id).applied.map((a) => a.data), want);
+    const carrying = c.delivered.slice(before).filter((m) => m.type === MessageType.App && m.entries.length > 0);
+    assert.deepEqual(carrying.map((m) => [m.to, m.entries.length]).sort(), [[2, 20], [3, 20]]);
+
+    const mark = c.delivered.length;
+    assert.ok(c.get(3).node.proposeBatch([b('q0'), b('q1'), b('q2')]));
+    c.stabilize();
+    const forwarded = c.delivered.slice(mark).filter((m) => m.type === MessageType.Prop);
+    assert.deepEqual(forwarded.map((m) => [m.from, m.to, m.entries.length]), [[3, 1, 3]]);
+    for (const id of [1, 2, 3]) assert.deepEqual(c.get(id).applied.map((a) => a.data), [...want, 'q0', 'q1', 'q2']);
+    assert.equal(c.get(2).node.proposeBatch([]), true, 'an empty batch is a no-op');
+  });
+
+  it('drops a whole batch without a leader', () => {
+    const c = new TestCluster([1, 2, 3], { disableProposalForwarding: true });
+    assert.equal(c.get(2).node.proposeBatch([b('x'), b('y')]), false);
+    c.campaign(1);
+    assert.equal(c.get(2).node.proposeBatch([b('x'), b('y')]), false, 'forwarding disabled');
+    for (const id of [1, 2, 3]) assert.deepEqual(c.get(id).applied, []);
   });
 
   it('drops proposals without a leader, or when forwarding is disabled', () => {
