@@ -367,7 +367,8 @@ export function renderSection(info: RunInfo, results: Results): string {
     'or three on loopback (peers over tcp for etcetera, http for etcd). The load comes from one Go',
     'generator (bench/go/src/etcbench, raw etcdserverpb stubs over grpc-go for gRPC; etcetera\'s',
     'framed protocol over tcp/ws) on the same 2 cores; each workload runs against every side in',
-    'turn (etcd, then etcetera over each listener), run after run. 8-byte keys, 256-byte values.',
+    'turn (etcd, then etcetera over each listener; on three members the listener that goes first',
+    'alternates from run to run), run after run. 8-byte keys, 256-byte values.',
     `${o.seconds} s measured per throughput workload after ${o.warmupSeconds} s of warm-up; ${o.runs} run(s)` +
       ` per figure, ${o.failovers} failover trial(s); cells are median (min–max). Server CPU per op: utime+stime`,
     'from /proc of every member process over the measured window, divided by the operations; generator',
