@@ -506,13 +506,17 @@ export class RaftHost implements ConsensusHost {
   private proposeQueued(): void {
     if (this.queuedIds.length === 0) return;
     const ids = this.queuedIds;
-    let data = this.queuedData;
+    const queued = this.queuedData;
     this.queuedIds = [];
     this.queuedData = [];
-    const live = ids.filter((id) => this.waiters.has(id));
-    if (live.length === 0) return;
-    if (live.length < ids.length) data = data.filter((_, i) => this.waiters.has(ids[i]!));
-    if (this.node.proposeBatch(data)) return;
+    const live: number[] = [];
+    const data: Uint8Array[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (!this.waiters.has(ids[i]!)) continue;
+      live.push(ids[i]!);
+      data.push(queued[i]!);
+    }
+    if (live.length === 0 || this.node.proposeBatch(data)) return;
     const err = this.leader === 0 ? 'NoLeader' : 'LeaderChanged';
     for (const id of live) {
       const w = this.waiters.get(id)!;

@@ -3,8 +3,9 @@
  * `LogIndex` (hard state, snapshot point, terms), after checking the store is open. Drivers
  * differ in how they store entries and make saves durable, not in these answers.
  */
-import type { HardState, SnapshotMeta } from '../../core/ports/storage-driver.js';
+import type { Entry, HardState, SnapshotMeta } from '../../core/ports/storage-driver.js';
 import type { LogIndex } from './log-index.js';
+import { fitsMaxBytes } from './log-index.js';
 
 export abstract class LogStoreBase {
   protected closed = false;
@@ -42,5 +43,32 @@ export abstract class LogStoreBase {
   term(index: number): number | undefined {
     this.checkOpen();
     return this.view.term(index);
+  }
+
+  /**
+   * `entries(lo, hi, maxBytes)` for a store that reaches any retained entry by its position
+   * (0 = the first retained one) without scanning: `bytesAt(k)` is the size of entry k's data
+   * and `entryAt(k, index)` the entry. Stops before the entry that would pass `maxBytes`, but
+   * returns at least one.
+   */
+  protected entriesByPosition(
+    lo: number,
+    hi: number,
+    maxBytes: number | undefined,
+    bytesAt: (k: number) => number,
+    entryAt: (k: number, index: number) => Entry,
+  ): Entry[] {
+    this.checkOpen();
+    this.view.checkRange(lo, hi);
+    const out: Entry[] = [];
+    let total = 0;
+    const first = this.view.firstIndex();
+    for (let i = lo; i < hi; i++) {
+      const bytes = bytesAt(i - first);
+      if (!fitsMaxBytes(out.length, total, bytes, maxBytes)) break;
+      total += bytes;
+      out.push(entryAt(i - first, i));
+    }
+    return out;
   }
 }

@@ -7,7 +7,7 @@ import type { Entry, HardState, LogStore, LogUpdate, SnapshotMeta } from '../../
 import { LogStoreBase } from '../common/log-store-base.js';
 import { assert } from '../../core/assert.js';
 import type { LogChange } from '../common/log-index.js';
-import { LogIndex, fitsMaxBytes } from '../common/log-index.js';
+import { LogIndex } from '../common/log-index.js';
 
 /** See the file comment. NB: `entries()` returns the saved entry objects (frozen) and their data arrays as given. */
 export class MemoryLogStore extends LogStoreBase implements LogStore {
@@ -27,18 +27,7 @@ export class MemoryLogStore extends LogStoreBase implements LogStore {
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {
-    this.checkOpen();
-    this.index.checkRange(lo, hi);
-    const out: Entry[] = [];
-    let total = 0;
-    const base = this.index.firstIndex();
-    for (let i = lo; i < hi; i++) {
-      const e = this.ents[i - base]!;
-      if (!fitsMaxBytes(out.length, total, e.data.byteLength, maxBytes)) break;
-      total += e.data.byteLength;
-      out.push(e);
-    }
-    return out;
+    return this.entriesByPosition(lo, hi, maxBytes, (k) => this.ents[k]!.data.byteLength, (k) => this.ents[k]!);
   }
 
   save(update: LogUpdate): Promise<void> {

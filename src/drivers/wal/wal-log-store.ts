@@ -62,7 +62,7 @@ import type { Entry, EntryType, HardState, LogStore, LogUpdate, SnapshotMeta } f
 import { assert } from '../../core/assert.js';
 import { SlotTable } from './slot-table.js';
 import type { LogChange } from '../common/log-index.js';
-import { LogIndex, fitsMaxBytes } from '../common/log-index.js';
+import { LogIndex } from '../common/log-index.js';
 import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT_META } from '../common/encoding.js';
 import type { WalRecord, WalRecordInput } from './wal-format.js';
 import { FRAME_HEADER_BYTES, RecordError, align, decodeBody, encodeFrame, frameAt } from './wal-format.js';
@@ -277,28 +277,22 @@ export class WalLogStore extends LogStoreBase implements LogStore {
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {
-    this.checkOpen();
-    this.index.checkRange(lo, hi);
-    const out: Entry[] = [];
-    let total = 0;
-    const first = this.index.firstIndex();
+    return this.entriesByPosition(lo, hi, maxBytes, (k) => this.slots.bytes(k), (k, i) => this.entryAt(k, i));
+  }
+
+  /** Entry `i`, at position `k` of the slots: held, cached or read back from its segment. */
+  private entryAt(k: number, i: number): Entry {
     const slots = this.slots;
-    for (let i = lo; i < hi; i++) {
-      const k = i - first;
-      const bytes = slots.bytes(k);
-      if (!fitsMaxBytes(out.length, total, bytes, maxBytes)) break;
-      const seq = slots.seq(k);
-      let data: Uint8Array;
-      if (seq === SlotTable.UNWRITTEN) {
-        data = this.unwritten.get(i)!;
-        assert(data !== undefined, `wal entry ${i} is neither written nor held`);
-      } else {
-        data = this.cachedData(seq, slots.pos(k), bytes) ?? readFully(this.segment(seq).fd, bytes, slots.pos(k));
-      }
-      total += bytes;
-      out.push({ term: this.index.term(i)!, index: i, type: slots.type(k) as EntryType, data });
+    const bytes = slots.bytes(k);
+    const seq = slots.seq(k);
+    let data: Uint8Array;
+    if (seq === SlotTable.UNWRITTEN) {
+      data = this.unwritten.get(i)!;
+      assert(data !== undefined, `wal entry ${i} is neither written nor held`);
+    } else {
+      data = this.cachedData(seq, slots.pos(k), bytes) ?? readFully(this.segment(seq).fd, bytes, slots.pos(k));
     }
-    return out;
+    return { term: this.index.term(i)!, index: i, type: slots.type(k) as EntryType, data };
   }
 
   /** The segment with sequence number `seq` (retained segments are consecutive). */
